@@ -1,0 +1,48 @@
+"""Identifier-aware tokens: ``HTTPResponse``, ``http_response`` and ``httpResponse`` all become
+``http response``.
+
+Tantivy's regex tokenizer has no look-around, so camelCase cannot be split inside Tantivy; we split
+in Python and index the sub-words in their own field.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A "word" in code or prose: letters/digits/underscore runs; dots and dashes separate words.
+_WORD = re.compile(r"[^\W_]+(?:_+[^\W_]+)*", re.UNICODE)
+# Sub-word boundaries inside one identifier: ABCDef -> ABC Def, fooBar -> foo Bar, v2Api -> v2 Api
+_SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+# Identifiers as they appear in text: dotted names too (session.retry_policy)
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def split_identifier(name: str) -> list[str]:
+    """Lower-cased sub-words of one identifier: ``parseHTTPResponse2`` -> parse, http, response, 2."""
+    parts: list[str] = []
+    for piece in re.split(r"[_\W]+", name):
+        if not piece:
+            continue
+        if piece.isascii():
+            parts.extend(m.group(0).lower() for m in _SUBWORD.finditer(piece))
+        else:  # case boundaries of non-ASCII scripts are not worth guessing: keep the word whole
+            parts.append(piece.lower())
+    return parts
+
+
+def subword_tokens(text: str) -> list[str]:
+    """Sub-word tokens of every word in ``text``, in order (for the identifier field)."""
+    tokens: list[str] = []
+    for match in _WORD.finditer(text):
+        tokens.extend(split_identifier(match.group(0)))
+    return tokens
+
+
+def is_compound(name: str) -> bool:
+    """True when ``name`` splits into more than one sub-word (camelCase, snake_case, ...)."""
+    return len(split_identifier(name)) > 1
+
+
+def identifiers_in(text: str) -> list[str]:
+    """Identifier-looking words in ``text`` (keeps dotted names whole)."""
+    return IDENTIFIER.findall(text)
