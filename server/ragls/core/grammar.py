@@ -1,0 +1,117 @@
+"""Per-request specialisation of the GBNF output grammars, and a Python mirror of the same language.
+
+The grammar templates live in ``grammars/*.gbnf`` with ``{{HOLE}}`` placeholders. For each request
+:func:`specialise` fills them so that the only citation markers the model can produce are ``[1]``
+to ``[k]`` for the ``k`` passages in the prompt. :func:`answer_pattern` builds a regular expression
+for exactly the same language, so generated text can be checked after the fact (and tests can check
+that 100% of sampled outputs parse) without trusting the sampler.
+
+Pure: templates and texts come in as strings; nothing here reads files or imports llama.cpp.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_HOLE = re.compile(r"\{\{([A-Z_]+)\}\}")
+
+# Same character class as ``wordchar`` in the templates: printable, not space, not a bracket.
+_WORD_CHAR = r"[^\x00-\x20\x7f\[\]]"
+
+
+class GrammarTemplateError(ValueError):
+    """A grammar template has a hole nobody fills, or a value is out of range."""
+
+
+@dataclass(frozen=True, slots=True)
+class GrammarBounds:
+    """Shape limits of an answer. They keep a sentence from running on without a citation."""
+
+    max_sentences: int = 12
+    max_words: int = 48  # per sentence
+    max_word_chars: int = 40
+    max_cites: int = 4  # markers at the end of one sentence
+    separators: tuple[str, ...] = (" ", "\n", "\n\n")  # between sentences (answer.gbnf)
+
+    def __post_init__(self) -> None:
+        for name in ("max_sentences", "max_words", "max_word_chars", "max_cites"):
+            if getattr(self, name) < 1:
+                raise GrammarTemplateError(f"grammar bound {name} must be at least 1")
+
+
+ANSWER_BOUNDS = GrammarBounds()
+HOVER_BOUNDS = GrammarBounds(max_sentences=2, max_words=24, max_word_chars=32, max_cites=2, separators=(" ",))
+
+
+def gbnf_literal(text: str) -> str:
+    """``text`` as a double-quoted GBNF string literal."""
+    escaped = (
+        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    )
+    return f'"{escaped}"'
+
+
+def specialise(template: str, *, passage_count: int, not_covered: str, bounds: GrammarBounds = ANSWER_BOUNDS) -> str:
+    """Fill the holes of a grammar template for a request with ``passage_count`` passages.
+
+    With no passages only the "not covered" sentence is possible (the ``answer`` rule is dropped
+    from ``root``, since a citation rule with no alternatives is not valid GBNF).
+    """
+    if passage_count < 0:
+        raise GrammarTemplateError("passage_count must be >= 0")
+    if not not_covered.strip():
+        raise GrammarTemplateError("the not-covered sentence is empty")
+    if passage_count == 0:
+        return f"root ::= {gbnf_literal(not_covered)}\n"
+    values = {
+        "MORE_SENTENCES": str(bounds.max_sentences - 1),
+        "MORE_WORDS": str(bounds.max_words - 1),
+        "WORD_CHARS": str(bounds.max_word_chars),
+        "MAX_CITES": str(bounds.max_cites),
+        "PASSAGE_IDS": " | ".join(gbnf_literal(str(n)) for n in range(1, passage_count + 1)),
+        "NOT_COVERED": gbnf_literal(not_covered),
+    }
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise GrammarTemplateError(f"grammar template has an unknown hole {{{{{name}}}}}")
+        return values[name]
+
+    return _HOLE.sub(fill, template)
+
+
+def answer_pattern(
+    *, passage_count: int, not_covered: str, bounds: GrammarBounds = ANSWER_BOUNDS
+) -> re.Pattern[str]:
+    """A regex for exactly the language of the specialised answer/hover grammar (use ``fullmatch``)."""
+    alternatives = [re.escape(not_covered)]
+    if passage_count > 0:
+        ids = "|".join(str(n) for n in range(passage_count, 0, -1))  # longest first: 10 before 1
+        word = f"{_WORD_CHAR}{{1,{bounds.max_word_chars}}}"
+        sentence = rf"{word}(?: {word}){{0,{bounds.max_words - 1}}} ?(?:\[(?:{ids})\]){{1,{bounds.max_cites}}}\."
+        sep = "|".join(re.escape(s) for s in sorted(bounds.separators, key=len, reverse=True))
+        alternatives.append(rf"{sentence}(?:(?:{sep}){sentence}){{0,{bounds.max_sentences - 1}}}")
+    return re.compile("|".join(f"(?:{a})" for a in alternatives))
+
+
+def parses(text: str, *, passage_count: int, not_covered: str, bounds: GrammarBounds = ANSWER_BOUNDS) -> bool:
+    """True when ``text`` is a complete answer the specialised grammar accepts."""
+    pattern = answer_pattern(passage_count=passage_count, not_covered=not_covered, bounds=bounds)
+    return pattern.fullmatch(text) is not None
+
+
+_SENTENCE_END = re.compile(r"(?:\[\d+\])+\.")
+
+
+def complete_prefix(text: str) -> str:
+    """The text up to the end of its last complete cited sentence (``...[n].``), or ``""``.
+
+    Used when generation stops early (max_tokens, cancel): the grammar guarantees every prefix is
+    the start of a valid answer, so cutting at a sentence end gives a valid, shorter answer.
+    """
+    last = None
+    for last in _SENTENCE_END.finditer(text):
+        pass
+    return text[: last.end()] if last else ""
