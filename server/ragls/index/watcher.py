@@ -1,0 +1,317 @@
+"""File-system watching for one workspace root: raw watchdog events in, debounced batches out.
+
+Editors and tools produce noisy event streams: an atomic save is "create temp, write, rename over
+the target"; a branch switch is thousands of events in a second. The watcher reduces them to
+*which paths may have changed* and hands them over in batches after a short quiet window, so the
+index writer re-reads each path once. It never decides what a path's new content is — the index
+re-reads the disk — which makes coalescing safe: any event on a path means "look at it again".
+
+inotify (watchdog's Linux ``Observer``) is used when the OS allows it; when the watch limit is
+reached (``OSError`` ENOSPC/EMFILE) the watcher falls back to polling and says so in ``mode`` and
+``fallback_reason`` so the server can tell the user.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+from watchdog.events import (
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedNoWriteEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+WatchMode = Literal["inotify", "polling", "off"]
+
+# Version-control internals change on every git command and are never indexed; dropping them before
+# any other check keeps a `git checkout` from flooding the filter.
+_VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+_IGNORE_FILE_NAMES = frozenset({".gitignore", ".raglsignore"})
+# Events that say nothing about content.
+_NOISE = (FileOpenedEvent, FileClosedNoWriteEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBatch:
+    """Paths that may have changed since the last batch (root-relative, POSIX separators)."""
+
+    paths: frozenset[str]  # files created/modified/deleted, both ends of a move: re-read each
+    removed_dirs: frozenset[str]  # directories gone (deleted or moved out): drop what was under them
+    ignore_files_changed: bool  # a .gitignore/.raglsignore changed: the set of indexed files may differ
+    rescan: bool  # events were lost (kernel queue overflow): only a full scan is correct now
+
+    @property
+    def needs_full_scan(self) -> bool:
+        return self.ignore_files_changed or self.rescan
+
+
+class _Collector(FileSystemEventHandler):
+    """Receives watchdog events (on watchdog's thread) and files them into the pending batch."""
+
+    def __init__(self, watcher: "WorkspaceWatcher") -> None:
+        self._watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            self._watcher._record(event)
+        except Exception:  # an exception here would kill watchdog's emitter thread silently
+            self._watcher._log.exception("ragls watcher: failed to record %r", event)
+
+
+class WorkspaceWatcher:
+    """Watches ``root`` recursively and calls ``on_batch`` with coalesced :class:`ChangeBatch` es.
+
+    ``accepts(rel_path)`` filters files early (ignore rules, extensions), so ignored churn
+    (``node_modules``, build output) never reaches the index. ``on_batch`` runs on the watcher's own
+    flush thread; it should only hand the batch over (e.g. to the index writer's queue).
+
+    A batch is delivered once no event arrived for ``quiet_s``, or at the latest ``max_delay_s``
+    after the first event of the batch, so a continuous burst still makes progress.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        on_batch: Callable[[ChangeBatch], None],
+        *,
+        accepts: Callable[[str], bool] = lambda rel: True,
+        is_ignore_file: Callable[[str], bool] | None = None,
+        quiet_s: float = 0.05,
+        max_delay_s: float = 0.5,
+        force_polling: bool = False,
+        polling_interval_s: float = 1.0,
+        observer_factory: Callable[[], object] = Observer,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.root = Path(root).resolve()
+        self._root_str = str(self.root)
+        self._on_batch = on_batch
+        self._accepts = accepts
+        self._is_ignore_file = is_ignore_file or (lambda rel: rel.rsplit("/", 1)[-1] in _IGNORE_FILE_NAMES)
+        self._quiet_s = quiet_s
+        self._max_delay_s = max_delay_s
+        self._force_polling = force_polling
+        self._polling_interval_s = polling_interval_s
+        self._observer_factory = observer_factory
+        self._log = log or logging.getLogger("ragls.watcher")
+
+        self.mode: WatchMode = "off"
+        self.fallback_reason: str | None = None  # why inotify was not used, for the user
+
+        self._lock = threading.Condition()
+        self._paths: set[str] = set()
+        self._removed_dirs: set[str] = set()
+        self._ignore_files_changed = False
+        self._rescan = False
+        self._first_event_at: float | None = None
+        self._last_event_at = 0.0
+        self._stopping = False
+        self._observer: object | None = None
+        self._flusher: threading.Thread | None = None
+        self.events_seen = 0  # raw events, for tests and status
+        self.batches_sent = 0
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> WatchMode:
+        """Start watching; returns the mode used. Raises FileNotFoundError for a missing root."""
+        if not self.root.is_dir():
+            raise FileNotFoundError(self._root_str)
+        handler = _Collector(self)
+        observer = None
+        if not self._force_polling:
+            try:
+                observer = self._start_observer(self._observer_factory(), handler)
+                self.mode = "inotify"
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EMFILE):
+                    raise
+                self.fallback_reason = (
+                    f"the OS file-watch limit is reached ({os.strerror(exc.errno)}); "
+                    "ragls polls for changes instead, which is slower. Raise fs.inotify.max_user_watches "
+                    "/ max_user_instances to fix this."
+                )
+                self._log.warning("ragls watcher: %s (%s)", self.fallback_reason, self._root_str)
+        if observer is None:
+            observer = self._start_observer(PollingObserver(timeout=self._polling_interval_s), handler)
+            self.mode = "polling"
+        self._observer = observer
+        _OverflowListener.register(self)
+        self._flusher = threading.Thread(target=self._flush_loop, name=f"ragls-watch-{self.root.name}", daemon=True)
+        self._flusher.start()
+        return self.mode
+
+    def _start_observer(self, observer, handler: FileSystemEventHandler):
+        try:
+            observer.schedule(handler, self._root_str, recursive=True)
+            observer.start()
+        except BaseException:
+            try:  # a half-started observer would keep its threads (and watches) alive
+                observer.stop()
+            except Exception:
+                pass
+            raise
+        return observer
+
+    def stop(self) -> None:
+        """Stop watching; pending changes are dropped (the next full sync picks them up)."""
+        _OverflowListener.unregister(self)
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        if self._observer is not None:
+            self._observer.stop()
+            try:
+                self._observer.join(timeout=5)
+            except RuntimeError:
+                pass
+        if self._flusher is not None:
+            self._flusher.join(timeout=5)
+        self.mode = "off"
+
+    @property
+    def pending(self) -> int:
+        """How many paths wait in the current (not yet delivered) batch."""
+        with self._lock:
+            return len(self._paths) + len(self._removed_dirs)
+
+    # --- events -------------------------------------------------------------------------------
+
+    def _relative(self, path: str | bytes) -> str | None:
+        path = os.fsdecode(path)
+        if path == self._root_str:
+            return None
+        if not path.startswith(self._root_str + os.sep):
+            return None
+        rel = path[len(self._root_str) + 1 :].replace(os.sep, "/")
+        first = rel.split("/", 1)[0]
+        if first in _VCS_DIRS:
+            return None
+        return rel
+
+    def _record(self, event: FileSystemEvent) -> None:
+        if isinstance(event, _NOISE):
+            return
+        self.events_seen += 1
+        ends = [event.src_path]
+        if getattr(event, "dest_path", None):
+            ends.append(event.dest_path)
+        paths: list[str] = []
+        removed_dirs: list[str] = []
+        ignore_changed = False
+        if event.is_directory:
+            # Contents of created/moved directories arrive as their own file events (watchdog
+            # generates them); only a directory that leaves the tree needs a special case, since
+            # nothing is said about the files that left with it.
+            if isinstance(event, (DirDeletedEvent, DirMovedEvent)):
+                rel = self._relative(event.src_path)
+                if rel is not None:
+                    removed_dirs.append(rel)
+        else:
+            for end in ends:
+                rel = self._relative(end)
+                if rel is None:
+                    continue
+                if self._is_ignore_file(rel):
+                    ignore_changed = True
+                elif self._accepts(rel):
+                    paths.append(rel)
+        if not (paths or removed_dirs or ignore_changed):
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._paths.update(paths)
+            self._removed_dirs.update(removed_dirs)
+            self._ignore_files_changed |= ignore_changed
+            if self._first_event_at is None:
+                self._first_event_at = now
+            self._last_event_at = now
+            self._lock.notify_all()
+
+    def _overflowed(self) -> None:
+        with self._lock:
+            self._rescan = True
+            now = time.monotonic()
+            if self._first_event_at is None:
+                self._first_event_at = now
+            self._last_event_at = now
+            self._lock.notify_all()
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._stopping:
+                    if self._first_event_at is None:
+                        self._lock.wait()
+                        continue
+                    now = time.monotonic()
+                    due = min(self._last_event_at + self._quiet_s, self._first_event_at + self._max_delay_s)
+                    if now >= due:
+                        break
+                    self._lock.wait(due - now)
+                if self._stopping:
+                    return
+                batch = ChangeBatch(
+                    paths=frozenset(self._paths),
+                    removed_dirs=frozenset(self._removed_dirs),
+                    ignore_files_changed=self._ignore_files_changed,
+                    rescan=self._rescan,
+                )
+                self._paths.clear()
+                self._removed_dirs.clear()
+                self._ignore_files_changed = self._rescan = False
+                self._first_event_at = None
+            self.batches_sent += 1
+            try:
+                self._on_batch(batch)
+            except Exception:
+                self._log.exception("ragls watcher: batch consumer failed for %s", self._root_str)
+
+
+class _OverflowListener(logging.Handler):
+    """Turns watchdog's "Inotify queue overflowed" log record into a rescan request.
+
+    watchdog rebuilds its watches after a kernel queue overflow but tells no event handler that
+    events were lost; its log record is the only signal. The record does not say which root
+    overflowed, so every active watcher rescans (overflows are rare; a spurious rescan is cheap
+    compared with a silently stale index).
+    """
+
+    _instance: "_OverflowListener | None" = None
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.watchers: set[WorkspaceWatcher] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            for watcher in list(self.watchers):
+                watcher._overflowed()
+
+    @classmethod
+    def register(cls, watcher: WorkspaceWatcher) -> None:
+        with cls._guard:
+            if cls._instance is None:
+                cls._instance = cls()
+                logging.getLogger("watchdog.observers.inotify_c").addHandler(cls._instance)
+                logging.getLogger("watchdog.observers.inotify").addHandler(cls._instance)
+            cls._instance.watchers.add(watcher)
+
+    @classmethod
+    def unregister(cls, watcher: WorkspaceWatcher) -> None:
+        with cls._guard:
+            if cls._instance is not None:
+                cls._instance.watchers.discard(watcher)

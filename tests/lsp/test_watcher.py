@@ -1,0 +1,150 @@
+"""The watcher on a real directory with real inotify (and the polling fallback)."""
+
+import errno
+import os
+import queue
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from ragls.index.watcher import ChangeBatch, WorkspaceWatcher
+
+
+class Batches:
+    def __init__(self):
+        self.queue: "queue.Queue[ChangeBatch]" = queue.Queue()
+
+    def __call__(self, batch):
+        self.queue.put(batch)
+
+    def collect(self, until, timeout=5.0):
+        """Merge batches until ``until(paths, removed_dirs, flags)`` holds."""
+        paths, dirs, flags = set(), set(), set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                batch = self.queue.get(timeout=0.05)
+            except queue.Empty:
+                if until(paths, dirs, flags):
+                    return paths, dirs, flags
+                continue
+            paths |= batch.paths
+            dirs |= batch.removed_dirs
+            if batch.ignore_files_changed:
+                flags.add("ignore")
+            if batch.rescan:
+                flags.add("rescan")
+        raise AssertionError(f"timed out; got paths={paths} dirs={dirs} flags={flags}")
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "ws"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "a.md").write_text("# A\n")
+    (root / "node_modules").mkdir()
+    (root / ".git").mkdir()
+    return root
+
+
+def accepts(rel):
+    return not rel.startswith("node_modules/") and rel.endswith((".md", ".py"))
+
+
+@pytest.fixture
+def watched(tree):
+    batches = Batches()
+    watcher = WorkspaceWatcher(tree, batches, accepts=accepts)
+    assert watcher.start() == "inotify"
+    yield tree, watcher, batches
+    watcher.stop()
+
+
+def test_create_modify_delete_and_filters(watched):
+    root, watcher, batches = watched
+    (root / "docs" / "new.md").write_text("hello\n")
+    (root / "docs" / "a.md").write_text("# A changed\n")
+    (root / "node_modules" / "x.md").write_text("ignored\n")
+    (root / ".git" / "index").write_text("ignored\n")
+    (root / "docs" / "image.png").write_bytes(b"\x89PNG")
+    paths, _, _ = batches.collect(lambda p, d, f: {"docs/new.md", "docs/a.md"} <= p)
+    assert paths == {"docs/new.md", "docs/a.md"}
+    (root / "docs" / "new.md").unlink()
+    paths, _, _ = batches.collect(lambda p, d, f: "docs/new.md" in p)
+    assert paths == {"docs/new.md"}
+
+
+def test_atomic_save_reports_the_target(watched):
+    root, watcher, batches = watched
+    tmp = root / "docs" / ".a.md.swp.md"
+    tmp.write_text("# A saved atomically\n")
+    os.replace(tmp, root / "docs" / "a.md")
+    paths, _, _ = batches.collect(lambda p, d, f: "docs/a.md" in p)
+    assert "docs/a.md" in paths  # the temp name may appear too; re-reading it finds it gone
+
+
+def test_burst_is_coalesced(watched):
+    root, watcher, batches = watched
+    for i in range(2000):
+        (root / "docs" / f"f{i % 200}.md").write_text(f"v{i}\n")
+    paths, _, _ = batches.collect(lambda p, d, f: len(p) == 200)
+    assert paths == {f"docs/f{i}.md" for i in range(200)}
+    assert watcher.batches_sent < watcher.events_seen / 20  # thousands of events, a handful of batches
+
+
+def test_directory_moves(watched, tmp_path):
+    root, watcher, batches = watched
+    (root / "docs" / "sub").mkdir()
+    (root / "docs" / "sub" / "b.md").write_text("b\n")
+    batches.collect(lambda p, d, f: "docs/sub/b.md" in p)
+    os.rename(root / "docs" / "sub", root / "docs" / "moved")  # within the tree: file-level moves
+    paths, _, _ = batches.collect(lambda p, d, f: {"docs/sub/b.md", "docs/moved/b.md"} <= p)
+    shutil.move(str(root / "docs" / "moved"), str(tmp_path / "outside"))  # out of the tree
+    _, dirs, _ = batches.collect(lambda p, d, f: "docs/moved" in d)
+    assert dirs == {"docs/moved"}
+
+
+def test_ignore_file_change_asks_for_full_scan(watched):
+    root, watcher, batches = watched
+    (root / ".gitignore").write_text("docs/\n")
+    _, _, flags = batches.collect(lambda p, d, f: "ignore" in f)
+    assert "ignore" in flags
+
+
+def test_falls_back_to_polling_when_watch_limit_reached(tree):
+    class ExhaustedInotify:
+        def schedule(self, *args, **kwargs):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def stop(self):
+            pass
+
+    batches = Batches()
+    watcher = WorkspaceWatcher(tree, batches, accepts=accepts, observer_factory=ExhaustedInotify, polling_interval_s=0.2)
+    try:
+        assert watcher.start() == "polling"
+        assert "limit" in watcher.fallback_reason
+        (tree / "docs" / "polled.md").write_text("x\n")
+        paths, _, _ = batches.collect(lambda p, d, f: "docs/polled.md" in p)
+        assert "docs/polled.md" in paths
+    finally:
+        watcher.stop()
+
+
+def test_other_os_errors_are_not_swallowed(tree):
+    class Broken:
+        def schedule(self, *args, **kwargs):
+            raise OSError(errno.EACCES, "denied")
+
+        def stop(self):
+            pass
+
+    with pytest.raises(OSError):
+        WorkspaceWatcher(tree, Batches(), observer_factory=Broken).start()
+
+
+def test_missing_root(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        WorkspaceWatcher(tmp_path / "nope", Batches()).start()
