@@ -1,0 +1,131 @@
+"""Question -> retrieval over every workspace folder -> answer (model when ready, else extractive).
+
+Shared by the CLI and the language server, so both answer the same way. Facts come from retrieval:
+when retrieval says the workspace does not cover a question, no model is asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from ragls.core.extractive import NOT_COVERED, extractive_answer, symbol_answer
+from ragls.core.types import Answer, Hit, SearchResult
+from ragls.settings import Settings
+
+if TYPE_CHECKING:  # the model package is optional at run time (no model configured)
+    from ragls.index.workspace_index import WorkspaceIndex
+    from ragls.model.host import ModelHost
+
+log = logging.getLogger(__name__)
+
+
+class Answerer:
+    def __init__(
+        self,
+        indexes: Callable[[], Sequence["WorkspaceIndex"]],
+        settings: Settings,
+        model: "ModelHost | None" = None,
+    ) -> None:
+        self._indexes = indexes
+        self.settings = settings
+        self.model = model
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        passages: int | None = None,
+        max_per_file: int | None = None,
+        explain: bool = False,
+    ) -> SearchResult:
+        """Search every folder and merge by score (the best folder's coverage decides)."""
+        limit = passages or self.settings.retrieval.passages
+        per_file = max_per_file or self.settings.retrieval.max_per_file
+        results = [ix.search(query, limit=limit, max_per_file=per_file, explain=explain) for ix in self._indexes()]
+        if not results:
+            return SearchResult(query=query, hits=(), covered=False)
+        if len(results) == 1:
+            return results[0]
+        hits: list[Hit] = sorted((h for r in results for h in r.hits), key=lambda h: -h.score)[:limit]
+        best = max(results, key=lambda r: r.hits[0].score if r.hits else float("-inf"))
+        return SearchResult(
+            query=query,
+            hits=tuple(hits),
+            covered=best.covered,
+            confidence=best.confidence,
+            elapsed_ms=sum(r.elapsed_ms for r in results),
+        )
+
+    def model_ready(self) -> bool:
+        return self.model is not None and self.model.status().state == "ready"
+
+    def ask(
+        self,
+        question: str,
+        *,
+        focus: str | None = None,
+        passages: int | None = None,
+        adapters: Sequence[tuple[str, float]] | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Answer:
+        query = f"{question} {focus}" if focus else question
+        result = self.retrieve(query, passages=passages)
+        if not result.covered:
+            if on_delta:
+                on_delta(NOT_COVERED)
+            return Answer(text=NOT_COVERED, citations=(), abstained=True)
+        if self.model_ready():
+            try:
+                return self.model.answer(  # type: ignore[union-attr]
+                    question if not focus else f"{question}\n\n(About: {focus})",
+                    result.hits,
+                    mode="answer",
+                    adapters=adapters,
+                    temperature=temperature,
+                    seed=seed,
+                    on_delta=on_delta,
+                    cancel=cancel,
+                )
+            except Exception as exc:  # the model is a guest: any failure falls back to extraction
+                log.warning("model answer failed, answering extractively: %s", exc)
+                answer = extractive_answer(query, result)
+                answer = Answer(answer.text, answer.citations, answer.abstained, answer.source, (*answer.warnings, f"model failed: {exc}"))
+                if on_delta:
+                    on_delta(answer.text)
+                return answer
+        answer = extractive_answer(query, result)
+        if on_delta:
+            on_delta(answer.text)
+        return answer
+
+    def explain_symbol(self, symbol: str, *, near_path: str | None = None) -> Answer | None:
+        """Hover: what the workspace says about ``symbol``; None when it says nothing useful."""
+        result = self.retrieve(symbol, passages=4, max_per_file=1)
+        if not result.hits:
+            return None
+        answer = symbol_answer(symbol, result.hits)
+        if answer is None:
+            return None
+        if self.model_ready() and self.settings.hover.enabled:
+            try:
+                adapters = [(name, _scale_of(self.settings, name)) for name in self.settings.hover.adapters] or None
+                modelled = self.model.answer(  # type: ignore[union-attr]
+                    f"What is `{symbol}`?", result.hits, mode="hover", adapters=adapters
+                )
+                if not modelled.abstained:
+                    return modelled
+            except Exception as exc:
+                log.info("model hover failed, using the extractive hover: %s", exc)
+        return answer
+
+
+def _scale_of(settings: Settings, name: str) -> float:
+    for spec in settings.model.adapters:
+        if spec.name == name:
+            return spec.scale
+    return 1.0

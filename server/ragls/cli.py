@@ -1,0 +1,361 @@
+"""The ``ragls`` command line: index, search, ask, eval, serve.
+
+Results go to stdout (text or ``--json``); progress, warnings and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from ragls import __version__
+from ragls.settings import AdapterSpec, IndexSettings, ModelSettings, Settings, parse_settings
+
+log = logging.getLogger("ragls")
+
+
+# --- progress on stderr --------------------------------------------------------------------------
+
+class ProgressBar:
+    """A one-line progress bar on stderr (only when stderr is a terminal; a log line otherwise)."""
+
+    def __init__(self, label: str, stream=sys.stderr) -> None:
+        self.label = label
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, progress) -> None:
+        now = time.monotonic()
+        if progress.done_files != progress.total_files and now - self._last < 0.1:
+            return
+        self._last = now
+        total = max(progress.total_files, 1)
+        fraction = progress.done_files / total
+        if self.tty:
+            width = 30
+            filled = int(width * fraction)
+            bar = "█" * filled + "·" * (width - filled)
+            self.stream.write(f"\r{self.label} {bar} {fraction:6.1%} {progress.done_files}/{progress.total_files} files")
+            if progress.done_files >= progress.total_files:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif progress.done_files >= progress.total_files or now - getattr(self, "_last_line", 0) > 5:
+            self._last_line = now
+            print(f"{self.label}: {progress.done_files}/{progress.total_files} files", file=self.stream)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _index_settings(args: argparse.Namespace) -> IndexSettings:
+    settings = IndexSettings()
+    if getattr(args, "max_file_size_kb", None):
+        settings = dataclasses.replace(settings, max_file_size_kb=args.max_file_size_kb)
+    if getattr(args, "exclude", None):
+        settings = dataclasses.replace(settings, exclude=tuple(args.exclude))
+    if getattr(args, "no_gitignore", False):
+        settings = dataclasses.replace(settings, respect_gitignore=False)
+    return settings
+
+
+def _open_index(args: argparse.Namespace, *, update: bool = True, quiet: bool = False):
+    from ragls.index.workspace_index import WorkspaceIndex
+
+    index = WorkspaceIndex(args.dir, _index_settings(args), index_dir=Path(args.index_dir) if args.index_dir else None)
+    for message in index.messages:
+        print(f"ragls: {message}", file=sys.stderr)
+    report = None
+    if update:
+        report = index.sync(progress=None if quiet else ProgressBar("indexing"))
+    return index, report
+
+
+def _report_json(report, index) -> dict[str, Any]:
+    return {
+        "root": str(index.root),
+        "indexDir": str(index.index_dir),
+        "files": report.files,
+        "chunks": report.chunks,
+        "added": report.added,
+        "updated": report.updated,
+        "removed": report.removed,
+        "unchanged": report.unchanged,
+        "skipped": dict(sorted(report.skipped.items())),
+        "seconds": round(report.seconds, 3),
+        "mbRead": round(report.bytes_read / 1e6, 3),
+        "mbPerSecond": round(report.mb_per_s, 2),
+        "messages": report.messages,
+    }
+
+
+def _hit_json(hit) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {
+        "path": chunk.path,
+        "startLine": chunk.start_line,
+        "endLine": chunk.end_line,
+        "score": round(hit.score, 4),
+        "heading": chunk.heading_path,
+        "symbols": list(chunk.symbols),
+        "snippet": hit.snippet,
+        "matchedLines": list(hit.matched_lines),
+        "components": hit.components,
+    }
+
+
+def _answer_json(answer, result=None) -> dict[str, Any]:
+    return {
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "source": answer.source,
+        "citations": [
+            {"id": c.id, "path": c.path, "startLine": c.start_line, "endLine": c.end_line, "title": c.title, "snippet": c.snippet}
+            for c in answer.citations
+        ],
+        "warnings": list(answer.warnings),
+        "confidence": round(result.confidence, 3) if result else None,
+    }
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+def cmd_index(args: argparse.Namespace) -> int:
+    index, _ = _open_index(args, update=False)
+    try:
+        report = (index.rebuild if args.rebuild else index.sync)(progress=None if args.json else ProgressBar("indexing"))
+    finally:
+        index.close()
+    if args.json:
+        print(json.dumps(_report_json(report, index), indent=2))
+        return 0
+    print(
+        f"{report.files} files, {report.chunks} chunks "
+        f"({report.added} added, {report.updated} updated, {report.removed} removed, {report.unchanged} unchanged) "
+        f"in {report.seconds:.2f} s, {report.bytes_read / 1e6:.1f} MB read at {report.mb_per_s:.1f} MB/s"
+    )
+    if report.skipped:
+        print("skipped: " + ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items())))
+    for message in report.messages:
+        print(f"note: {message}")
+    print(f"index: {index.index_dir}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    index, _ = _open_index(args, update=not args.no_update, quiet=args.json)
+    try:
+        result = index.search(args.query, limit=args.k, max_per_file=args.max_per_file, explain=args.explain)
+    finally:
+        index.close()
+    if args.json:
+        print(json.dumps({
+            "query": args.query,
+            "covered": result.covered,
+            "confidence": round(result.confidence, 3),
+            "elapsedMs": result.elapsed_ms,
+            "hits": [_hit_json(h) for h in result.hits],
+        }, indent=2))
+        return 0
+    if not result.hits:
+        print("no passages match this query")
+        return 0
+    for n, hit in enumerate(result.hits, 1):
+        chunk = hit.chunk
+        label = chunk.heading_path or ", ".join(chunk.symbols[:3])
+        print(f"{n}. {chunk.location}  score {hit.score:.2f}" + (f"  {label}" if label else ""))
+        if args.explain:
+            print("   " + "  ".join(f"{k}={v:g}" for k, v in hit.components.items()))
+        for line in hit.snippet.split("\n"):
+            print(f"   │ {line}")
+    if not result.covered:
+        print(f"(weak matches: coverage {result.confidence:.2f}; the workspace may not cover this query)")
+    return 0
+
+
+def _model_settings(args: argparse.Namespace) -> ModelSettings | None:
+    if not getattr(args, "model", None) and not getattr(args, "remote_url", None):
+        return None
+    adapters = []
+    for raw in args.adapter or []:
+        path, _, scale = raw.rpartition(":") if raw.rpartition(":")[2].replace(".", "", 1).lstrip("-").isdigit() else (raw, "", "")
+        name = Path(path).stem
+        adapters.append({"name": name, "path": path, "scale": float(scale) if scale else 1.0})
+    raw_model: dict[str, Any] = {"path": args.model, "adapters": adapters, "defaultAdapters": [a["name"] for a in adapters]}
+    for key, attr in (("temperature", "temperature"), ("seed", "seed"), ("contextSize", "ctx_size"), ("gpuLayers", "gpu_layers"), ("threads", "threads"), ("maxTokens", "max_tokens")):
+        if getattr(args, attr, None) is not None:
+            raw_model[key] = getattr(args, attr)
+    if getattr(args, "remote_url", None):
+        raw_model["remote"] = {"url": args.remote_url, "model": args.remote_model, "apiKey": os.environ.get("RAGLS_API_KEY")}
+    settings, warnings = parse_settings({"model": raw_model})
+    for warning in warnings:
+        print(f"ragls: {warning}", file=sys.stderr)
+    return settings.model
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from ragls.answering import Answerer
+
+    index, _ = _open_index(args, update=not args.no_update, quiet=args.json)
+    settings = Settings()
+    settings = dataclasses.replace(settings, retrieval=dataclasses.replace(settings.retrieval, passages=args.k))
+    model = None
+    model_settings = _model_settings(args)
+    if model_settings is not None:
+        from ragls.model.host import ModelHost
+
+        settings = dataclasses.replace(settings, model=model_settings)
+        model = ModelHost(model_settings)
+        model.start()
+        model.wait_ready()
+        status = model.status()
+        if status.state != "ready":
+            print(f"ragls: model unusable ({status.detail}); answering from the workspace text only", file=sys.stderr)
+    answerer = Answerer(lambda: [index], settings, model)
+    streamed = not args.json and model is not None and answerer.model_ready()
+
+    def on_delta(text: str) -> None:
+        if streamed:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    try:
+        result = answerer.retrieve(args.question)
+        answer = answerer.ask(args.question, on_delta=on_delta, temperature=args.temperature, seed=args.seed)
+    finally:
+        index.close()
+        if model is not None:
+            model.close()
+    if args.json:
+        print(json.dumps(_answer_json(answer, result), indent=2))
+        return 0
+    if streamed:
+        print()
+    else:
+        print(textwrap.fill(answer.text, width=100) if "\n" not in answer.text else answer.text)
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            print(f"  [{c.id}] {c.location}" + (f" — {c.title}" if c.title and c.title != c.path else ""))
+    for warning in answer.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ragls.lsp.server import serve
+
+    return serve(args) or 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ragls.evaluation.cli import run_eval
+
+    return run_eval(args)
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+def _add_index_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", nargs="?", default=".", help="workspace folder (default: .)")
+    parser.add_argument("--index-dir", help="where the index lives (default: a per-workspace folder in the user cache)")
+    parser.add_argument("--max-file-size-kb", type=int, help="skip files larger than this (default 1024)")
+    parser.add_argument("--exclude", action="append", metavar="PATTERN", help="extra gitignore-style pattern to skip")
+    parser.add_argument("--no-gitignore", action="store_true", help="do not honour .gitignore files")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model (optional; without one, answers are extractive)")
+    group.add_argument("--model", help="path to a GGUF model")
+    group.add_argument("--adapter", action="append", metavar="PATH[:SCALE]", help="LoRA adapter (repeatable)")
+    group.add_argument("--temperature", type=float)
+    group.add_argument("--seed", type=int)
+    group.add_argument("--ctx-size", type=int, help="context size in tokens (default 4096)")
+    group.add_argument("--gpu-layers", type=int, help="layers to offload (-1: all when a GPU build is present)")
+    group.add_argument("--threads", type=int)
+    group.add_argument("--max-tokens", type=int)
+    group.add_argument("--remote-url", help="OpenAI-compatible endpoint instead of a local model (key: $RAGLS_API_KEY)")
+    group.add_argument("--remote-model", help="model name at the remote endpoint")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragls", description="Ask your workspace: cited answers from your own repository.")
+    parser.add_argument("--version", action="version", version=f"ragls {__version__}")
+    parser.add_argument("--stdio", action="store_true", help="run the language server over stdio")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("index", help="index (or update the index of) a workspace")
+    _add_index_options(p)
+    p.add_argument("--rebuild", action="store_true", help="drop the index and build it from scratch")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="ranked passages for a query")
+    _add_index_options(p)
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5, help="passages to return (default 5)")
+    p.add_argument("--max-per-file", type=int, default=2)
+    p.add_argument("--explain", action="store_true", help="show each signal's score")
+    p.add_argument("--no-update", action="store_true", help="search the index as it is, without updating it first")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="a cited answer to a question")
+    _add_index_options(p)
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
+    p.add_argument("--no-update", action="store_true")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="run the language server")
+    p.add_argument("--stdio", action="store_true", help="over stdio (default)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="over TCP, one session (for debugging)")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_serve)
+
+    try:
+        from ragls.evaluation.cli import add_eval_parser
+    except ImportError:
+        pass
+    else:
+        add_eval_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.stdio and args.command is None:
+        args.command, args.tcp = "serve", None
+        args.func = cmd_serve
+        for name in ("model", "adapter", "temperature", "seed", "ctx_size", "gpu_layers", "threads", "max_tokens", "remote_url", "remote_model"):
+            setattr(args, name, None)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (NotADirectoryError, FileNotFoundError, PermissionError) as exc:
+        print(f"ragls: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

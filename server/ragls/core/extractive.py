@@ -1,0 +1,221 @@
+"""Answers without a model: the sentences of the best passages that address the question, each
+followed by its citation (pure).
+
+Every sentence is quoted from a retrieved passage and cited with the exact lines it came from, so an
+extractive answer can never cite something it did not read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ragls.core.query import analyze_query
+from ragls.core.snippets import term_matcher
+from ragls.core.types import Answer, Citation, Hit, SearchResult
+
+NOT_COVERED = "The workspace does not seem to cover this question: no indexed passage matches it well enough."
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[*_])")
+# Hugo/Jekyll shortcodes: {{< glossary_tooltip text="Pods" term_id="pod" >}} reads as "Pods".
+_SHORTCODE_TEXT = re.compile(r"\{\{[<%]\s*glossary_tooltip[^}]*?text=\"([^\"]*)\"[^}]*[>%]\}\}")
+_SHORTCODE = re.compile(r"\{\{[<%].*?[>%]\}\}")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    text: str
+    start_line: int
+    end_line: int
+
+
+def clean_inline(text: str) -> str:
+    text = _SHORTCODE_TEXT.sub(r"\1", text)
+    text = _SHORTCODE.sub("", text)
+    text = _MD_LINK.sub(r"\1", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def prose_sentences(text: str, start_line: int) -> list[Sentence]:
+    """Sentences of the prose in a passage with their line ranges; headings, code fences, front
+    matter, tables and markup-only lines are left out."""
+    sentences: list[Sentence] = []
+    paragraph: list[tuple[int, str]] = []
+    in_fence = False
+    in_front_matter = start_line == 1 and text.startswith(("---", "+++"))
+
+    def flush() -> None:
+        if not paragraph:
+            return
+        joined, line_of_char = "", []
+        for line_no, line in paragraph:
+            piece = line.strip() + " "
+            joined += piece
+            line_of_char.extend([line_no] * len(piece))
+        position = 0
+        for part in _SENTENCE_END.split(joined):
+            begin = joined.find(part, position)
+            position = begin + len(part)
+            cleaned = clean_inline(part)
+            if len(_WORD.findall(cleaned)) >= 4:
+                end = min(begin + max(len(part) - 1, 0), len(line_of_char) - 1)
+                sentences.append(Sentence(cleaned, line_of_char[begin], line_of_char[end]))
+        paragraph.clear()
+
+    for offset, line in enumerate(text.split("\n")):
+        line_no = start_line + offset
+        stripped = line.strip()
+        if in_front_matter:
+            if offset > 0 and stripped in ("---", "+++"):
+                in_front_matter = False
+            continue
+        if stripped.startswith(("```", "~~~")):
+            flush()
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            continue
+        if (
+            not stripped
+            or stripped.startswith(("#", "|", "<!--", "{{", ".. ", "==", "--"))
+            or re.fullmatch(r"[=\-~^\"'`#*+_.:]{3,}", stripped)
+        ):
+            flush()
+            continue
+        if _LIST_MARK.match(line):
+            flush()
+            paragraph.append((line_no, _LIST_MARK.sub("", line)))
+            continue
+        paragraph.append((line_no, line))
+    flush()
+    return sentences
+
+
+def _code_sentences(hit: Hit) -> list[Sentence]:
+    chunk = hit.chunk
+    first_line = chunk.text.split("\n", 1)[0].strip()
+    doc = clean_inline(chunk.doc.split("\n\n", 1)[0]) if chunk.doc else ""
+    if chunk.symbols:
+        summary = f"`{chunk.symbols[0]}` is defined here"
+        summary += f": {doc}" if doc else f" (`{first_line[:120]}`)."
+        if summary[-1] not in ".!?":
+            summary += "."
+        return [Sentence(summary, chunk.start_line, chunk.end_line)]
+    return []
+
+
+def _sentences_of(hit: Hit) -> list[Sentence]:
+    if hit.chunk.kind == "code":
+        return _code_sentences(hit)
+    return prose_sentences(hit.chunk.text, hit.chunk.start_line)
+
+
+def _title(hit: Hit) -> str:
+    chunk = hit.chunk
+    if chunk.heading:
+        return chunk.heading_path
+    if chunk.symbols:
+        return ", ".join(chunk.symbols[:3])
+    return chunk.path
+
+
+def extractive_answer(
+    question: str,
+    result: SearchResult,
+    *,
+    max_sentences: int = 3,
+    max_per_passage: int = 2,
+    extra_terms: tuple[str, ...] = (),
+) -> Answer:
+    if not result.covered or not result.hits:
+        return Answer(text=NOT_COVERED, citations=(), abstained=True)
+    parts = analyze_query(question)
+    terms = [*parts.words, *parts.subwords, *extra_terms]
+    matches = term_matcher(terms)
+    scored: list[tuple[float, int, int, Sentence]] = []
+    for rank, hit in enumerate(result.hits):
+        for position, sentence in enumerate(_sentences_of(hit)):
+            words = {w.lower() for w in _WORD.findall(sentence.text)}
+            matched = sum(1 for w in words if matches(w))
+            if matched == 0:
+                continue
+            # More query words is better; earlier passages are better; very long sentences are worse.
+            score = matched / (1 + 0.35 * rank) - 0.002 * max(0, len(sentence.text) - 200)
+            scored.append((score, rank, position, sentence))
+    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    chosen: list[tuple[int, int, Sentence]] = []
+    per_passage: dict[int, int] = {}
+    for _score, rank, position, sentence in scored:
+        if per_passage.get(rank, 0) >= max_per_passage:
+            continue
+        per_passage[rank] = per_passage.get(rank, 0) + 1
+        chosen.append((rank, position, sentence))
+        if len(chosen) >= max_sentences:
+            break
+    if not chosen:
+        return Answer(text=NOT_COVERED, citations=(), abstained=True)
+    chosen.sort(key=lambda item: (item[0], item[1]))  # read in passage order, as written
+    ids: dict[int, int] = {}
+    spans: dict[int, tuple[int, int]] = {}
+    pieces = []
+    for rank, _position, sentence in chosen:
+        n = ids.setdefault(rank, len(ids) + 1)
+        lo, hi = spans.get(rank, (sentence.start_line, sentence.end_line))
+        spans[rank] = (min(lo, sentence.start_line), max(hi, sentence.end_line))
+        pieces.append(f"{sentence.text} [{n}]")
+    citations = []
+    for rank, n in ids.items():
+        hit = result.hits[rank]
+        lo, hi = spans[rank]
+        citations.append(
+            Citation(id=n, path=hit.chunk.path, start_line=lo, end_line=hi, title=_title(hit), snippet=hit.snippet, root=hit.root)
+        )
+    return Answer(text=" ".join(pieces), citations=tuple(citations), abstained=False)
+
+
+def citations_for_hits(hits: tuple[Hit, ...] | list[Hit]) -> tuple[Citation, ...]:
+    """One citation per passage, numbered in order: what a model answer's [n] markers refer to."""
+    return tuple(
+        Citation(
+            id=n,
+            path=h.chunk.path,
+            start_line=h.chunk.start_line,
+            end_line=h.chunk.end_line,
+            title=_title(h),
+            snippet=h.snippet,
+            root=h.root,
+        )
+        for n, h in enumerate(hits, 1)
+    )
+
+
+def symbol_answer(symbol: str, hits: tuple[Hit, ...] | list[Hit], *, max_sources: int = 3) -> Answer | None:
+    """A hover: where ``symbol`` is defined and what the docs say about it; None when nothing says
+    anything about this exact name (a hover must never be noise)."""
+    last = symbol.rsplit(".", 1)[-1]
+    exact = re.compile(rf"(?<![\w.]){re.escape(symbol)}(?!\w)|(?<![\w]){re.escape(last)}(?!\w)")
+    pieces: list[str] = []
+    citations: list[Citation] = []
+    for hit in hits:
+        if len(citations) >= max_sources:
+            break
+        chunk = hit.chunk
+        defines = any(s == symbol or s.rsplit(".", 1)[-1] == last for s in chunk.symbols)
+        if defines:
+            sentence = _code_sentences(hit)[0] if chunk.kind == "code" else Sentence(f"`{last}` is defined here.", chunk.start_line, chunk.end_line)
+        else:
+            mentions = [s for s in _sentences_of(hit) if exact.search(s.text)]
+            if not mentions:
+                continue
+            sentence = mentions[0]
+        n = len(citations) + 1
+        pieces.append(f"{sentence.text} [{n}]")
+        citations.append(
+            Citation(id=n, path=chunk.path, start_line=sentence.start_line, end_line=sentence.end_line, title=_title(hit), snippet=hit.snippet, root=hit.root)
+        )
+    if not citations:
+        return None
+    return Answer(text=" ".join(pieces), citations=tuple(citations), abstained=False)

@@ -1,0 +1,69 @@
+"""Turning free user text into the parts of a hybrid lexical query (pure, no Tantivy).
+
+Any text is a valid query: we never hand user text to a query parser. We only extract words,
+identifiers and adjacent pairs, which the retriever turns into term and phrase queries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ragls.core.identifiers import identifiers_in, is_compound, split_identifier
+
+# Question words and function words: they carry no topic, and in BM25 they only add noise.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are aren't as at be because been before being
+    below between both but by can cannot could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just let me more most my myself no nor not of off on once only or other ought our ours ourselves
+    out over own same she should so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which while
+    who whom why will with would you your yours yourself yourselves
+    s t don doesn isn use used using way ways tell explain describe mean means""".split()
+)
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParts:
+    text: str
+    words: tuple[str, ...]  # lower-cased content words in order (stopwords dropped unless nothing else)
+    identifiers: tuple[str, ...]  # identifier-looking tokens as written: retry_policy, HTTPResponse, a.b
+    subwords: tuple[str, ...]  # identifier sub-words: http, response, retry, policy
+    symbols: tuple[str, ...]  # candidate exact symbol names, lower-cased (dotted parts too)
+    pairs: tuple[tuple[str, str], ...]  # adjacent content words, for phrase proximity
+
+    @property
+    def empty(self) -> bool:
+        return not self.words and not self.symbols
+
+
+def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
+    raw = text if isinstance(text, str) else ""
+    tokens = [m.group(0).lower().replace("’", "'") for m in _WORD.finditer(raw)][: max_words * 2]
+    content = [t for t in tokens if t not in STOPWORDS]
+    if not content:  # "how does it work": keep what there is rather than nothing
+        content = tokens
+    content = content[:max_words]
+    identifiers = tuple(dict.fromkeys(i for i in identifiers_in(raw) if len(i) > 1))[:max_words]
+    subwords: list[str] = []
+    for ident in identifiers:
+        if is_compound(ident) or "." in ident:
+            subwords.extend(split_identifier(ident))
+    symbols: list[str] = []
+    for ident in identifiers:
+        lowered = ident.lower()
+        symbols.append(lowered)
+        if "." in lowered:
+            symbols.extend(part for part in lowered.split(".") if len(part) > 1)
+    pairs = tuple((a, b) for a, b in zip(content, content[1:]) if a != b)
+    return QueryParts(
+        text=raw,
+        words=tuple(content),
+        identifiers=identifiers,
+        subwords=tuple(dict.fromkeys(subwords)),
+        symbols=tuple(dict.fromkeys(s for s in symbols if s not in STOPWORDS)),
+        pairs=pairs,
+    )

@@ -1,0 +1,53 @@
+"""Which lines of a passage match a query, and a short highlighted snippet (pure)."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _prefix(word: str) -> str:
+    # A cheap stand-in for stemming when matching lines: "retries"/"retry"/"retrying" share "retr".
+    return word[: max(4, len(word) - 2)] if len(word) > 4 else word
+
+
+def term_matcher(terms: list[str] | tuple[str, ...]):
+    prefixes = tuple(sorted({_prefix(t.lower()) for t in terms if t}, key=len, reverse=True))
+
+    def matches(word: str) -> bool:
+        lowered = word.lower()
+        return any(lowered.startswith(p) for p in prefixes) if prefixes else False
+
+    return matches
+
+
+def matched_lines(text: str, start_line: int, terms: list[str] | tuple[str, ...]) -> tuple[int, ...]:
+    """1-based file line numbers within the passage that contain a query term."""
+    matches = term_matcher(terms)
+    found = []
+    for offset, line in enumerate(text.split("\n")):
+        if any(matches(w) for w in _WORD.findall(line)):
+            found.append(start_line + offset)
+    return tuple(found)
+
+
+def highlight(line: str, terms: list[str] | tuple[str, ...]) -> str:
+    matches = term_matcher(terms)
+    return _WORD.sub(lambda m: f"**{m.group(0)}**" if matches(m.group(0)) else m.group(0), line)
+
+
+def make_snippet(text: str, start_line: int, terms: list[str] | tuple[str, ...], *, max_lines: int = 4, width: int = 200) -> str:
+    """The densest window of ``max_lines`` lines, matched words in **bold**, long lines trimmed."""
+    lines = text.split("\n")
+    matches = term_matcher(terms)
+    counts = [sum(1 for w in _WORD.findall(line) if matches(w)) for line in lines]
+    best_start, best = 0, -1
+    for i in range(max(1, len(lines) - max_lines + 1)):
+        score = sum(counts[i : i + max_lines])
+        if score > best:
+            best_start, best = i, score
+    window = [line.rstrip()[:width] for line in lines[best_start : best_start + max_lines]]
+    while window and not window[-1].strip():
+        window.pop()
+    return "\n".join(highlight(line, terms) for line in window)

@@ -1,0 +1,101 @@
+"""The index schema — the contract between the writer and the retriever.
+
+A *document* in Tantivy is one :class:`ragls.core.types.Chunk`: the unit being retrieved. Fields:
+
+=========  ==========================  =====================================================
+field      analysis                    purpose
+=========  ==========================  =====================================================
+path       raw, stored                 delete-by-path key; per-file cap; citation
+body       en_stem, stored             BM25 over prose/code text; phrase proximity; snippets
+title      en_stem                     heading path + file name words (title/heading signal)
+ident      en_stem (pre-split words)   identifier sub-words: HTTPResponse -> "http response"
+symbols    raw (lowercased by us)      exact names defined in the chunk (``Class.method``, ``method``)
+start/end  u64, stored                 1-based inclusive line range
+meta       stored bytes (JSON)         kind, language, heading tuple, symbols, doc
+=========  ==========================  =====================================================
+
+``SCHEMA_VERSION`` changes whenever fields or their analysis change; an index on disk with another
+version is rebuilt, never misread.
+"""
+
+from __future__ import annotations
+
+import tantivy
+
+SCHEMA_VERSION = 3
+
+# Must mirror Tantivy's built-in "en_stem" tokenizer so query terms equal indexed terms.
+STEM_ANALYZER = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("path", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("body", stored=True, tokenizer_name="en_stem", index_option="position")
+    builder.add_text_field("title", stored=False, tokenizer_name="en_stem", index_option="position")
+    builder.add_text_field("ident", stored=False, tokenizer_name="en_stem", index_option="freq")
+    builder.add_text_field("symbols", stored=False, tokenizer_name="raw", index_option="basic")
+    builder.add_unsigned_field("start", stored=True)
+    builder.add_unsigned_field("end", stored=True)
+    builder.add_bytes_field("meta", stored=True, indexed=False)
+    return builder.build()
+
+
+# --- Chunk <-> Tantivy document (the only place that knows the field layout) ------------------
+
+import json  # noqa: E402  (kept next to the conversion it serves)
+
+from ragls.core.identifiers import split_identifier, subword_tokens  # noqa: E402
+from ragls.core.types import Chunk  # noqa: E402
+
+
+def title_text(chunk: Chunk) -> str:
+    """Heading path plus the words of the file name: ``docs/retry-policy.md`` -> ``retry policy``."""
+    stem = chunk.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return " ".join([*chunk.heading, " ".join(split_identifier(stem))])
+
+
+def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
+    """Exact-match terms for defined names: the qualified name and its last component, lowercased."""
+    terms: set[str] = set()
+    for name in symbols:
+        lowered = name.lower()
+        terms.add(lowered)
+        terms.add(lowered.rsplit(".", 1)[-1])
+    return sorted(terms)
+
+
+def chunk_to_document(chunk: Chunk) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_text("path", chunk.path)
+    doc.add_text("body", chunk.text)
+    doc.add_text("title", title_text(chunk))
+    doc.add_text("ident", " ".join(subword_tokens(" ".join((chunk.text, *chunk.symbols)))))
+    for term in symbol_terms(chunk.symbols):
+        doc.add_text("symbols", term)
+    doc.add_unsigned("start", chunk.start_line)
+    doc.add_unsigned("end", chunk.end_line)
+    meta = {"k": chunk.kind, "l": chunk.language, "h": list(chunk.heading), "s": list(chunk.symbols), "d": chunk.doc}
+    doc.add_bytes("meta", json.dumps(meta, ensure_ascii=False).encode())
+    return doc
+
+
+def document_to_chunk(doc: tantivy.Document) -> Chunk:
+    meta = json.loads(bytes(doc.get_first("meta")).decode())
+    return Chunk(
+        path=doc.get_first("path"),
+        start_line=int(doc.get_first("start")),
+        end_line=int(doc.get_first("end")),
+        text=doc.get_first("body"),
+        kind=meta["k"],
+        language=meta["l"],
+        heading=tuple(meta["h"]),
+        symbols=tuple(meta["s"]),
+        doc=meta["d"],
+    )

@@ -1,0 +1,428 @@
+"""The index of one workspace root: the only writer of its Tantivy index.
+
+Invariants:
+- One ``WorkspaceIndex`` per index directory writes; its write methods serialise on ``_write_lock``
+  (Tantivy's IndexWriter is not safe for concurrent use). Another process holding the writer lock
+  makes this one read-only, with a clear message.
+- The manifest (path -> size, mtime, content hash, chunk count) is written *after* the Tantivy
+  commit it describes, atomically. A kill at any point leaves the last commit readable; the next
+  ``sync`` re-reads whatever the manifest does not vouch for, and re-indexing a path always deletes
+  its old documents first, so catching up is idempotent.
+- Searches run on a point-in-time searcher from any thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import tantivy
+
+from ragls.core.chunking import chunk_document, language_for
+from ragls.core.types import SearchResult
+from ragls.core.workspace import IgnoreRules, check_file, discover
+from ragls.index.retrieval import Retriever
+from ragls.index.schema import SCHEMA_VERSION, build_schema, chunk_to_document
+from ragls.settings import IndexSettings
+
+log = logging.getLogger(__name__)
+
+_MANIFEST = "manifest.json"
+_VERSION_FILE = "ragls-index.json"
+_IGNORE_FILES = {".gitignore", ".raglsignore"}
+# Skip reasons that concern only the file on disk, not an open buffer of it.
+_BUFFER_OK_REASONS = {"missing", "empty", "unreadable", "too-large", "binary"}
+# Commit at least this often during a long sync, so a kill loses little and readers see progress.
+_COMMIT_EVERY_FILES = 2000
+_COMMIT_EVERY_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexProgress:
+    done_files: int
+    total_files: int
+    message: str = ""
+
+
+@dataclass(slots=True)
+class IndexReport:
+    files: int = 0  # files in the index after the run
+    chunks: int = 0  # chunks in the index after the run
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reason -> count
+    seconds: float = 0.0
+    bytes_read: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes_read / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    files: int
+    chunks: int
+    last_update: float | None
+    index_dir: Path
+    skipped: Counter
+    read_only: bool
+
+
+class IndexBusyError(RuntimeError):
+    """Another process owns this index's writer."""
+
+
+def default_index_dir(root: Path) -> Path:
+    """A per-workspace folder in the user's cache directory (never inside the workspace)."""
+    import platformdirs
+
+    resolved = root.resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in resolved.name) or "root"
+    return Path(platformdirs.user_cache_dir("ragls")) / "indexes" / f"{name}-{digest}"
+
+
+class WorkspaceIndex:
+    def __init__(
+        self,
+        root: str | Path,
+        settings: IndexSettings = IndexSettings(),
+        *,
+        index_dir: Path | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"workspace folder does not exist: {self.root}")
+        self.settings = settings
+        self.log = log or logging.getLogger(__name__)
+        chosen = index_dir or (Path(settings.index_dir) if settings.index_dir else None)
+        self.index_dir = (chosen or default_index_dir(self.root)).expanduser().resolve()
+        self._write_lock = threading.RLock()
+        self._writer: tantivy.IndexWriter | None = None
+        self._read_only = False
+        self._overlays: dict[str, str] = {}
+        self._skipped: Counter = Counter()
+        self._last_update: float | None = None
+        self._rules = IgnoreRules.load(self.root, settings)
+        self.messages: list[str] = []  # user-facing notes from opening (e.g. schema rebuild)
+        self._index = self._open_index()
+        self._manifest: dict[str, dict] = self._load_manifest()
+        self.retriever = Retriever(self._index)
+
+    # --- opening -----------------------------------------------------------------------------
+
+    def _open_index(self) -> tantivy.Index:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        version_file = self.index_dir / _VERSION_FILE
+        found = None
+        if version_file.exists():
+            try:
+                found = json.loads(version_file.read_text()).get("schema_version")
+            except (OSError, ValueError):
+                found = "unreadable"
+        has_index = (self.index_dir / "meta.json").exists()
+        if has_index and found != SCHEMA_VERSION:
+            note = (
+                f"index at {self.index_dir} has schema version {found}, this ragls uses "
+                f"{SCHEMA_VERSION}: rebuilding it"
+            )
+            self.log.warning(note)
+            self.messages.append(note)
+            self._wipe_index_dir()
+            has_index = False
+        schema = build_schema()
+        try:
+            index = tantivy.Index(schema, path=str(self.index_dir), reuse=has_index)
+        except ValueError as exc:  # corrupt files: rebuild rather than refuse to serve
+            note = f"index at {self.index_dir} could not be opened ({exc}): rebuilding it"
+            self.log.warning(note)
+            self.messages.append(note)
+            self._wipe_index_dir()
+            index = tantivy.Index(schema, path=str(self.index_dir), reuse=False)
+        _atomic_write(version_file, json.dumps({"schema_version": SCHEMA_VERSION, "root": str(self.root)}))
+        return index
+
+    def _wipe_index_dir(self) -> None:
+        for entry in self.index_dir.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+    def _load_manifest(self) -> dict[str, dict]:
+        try:
+            data = json.loads((self.index_dir / _MANIFEST).read_text())
+        except (OSError, ValueError):
+            return {}
+        if data.get("schema_version") != SCHEMA_VERSION:
+            return {}
+        self._last_update = data.get("last_update")
+        return data.get("files", {})
+
+    def _save_manifest(self) -> None:
+        payload = {"schema_version": SCHEMA_VERSION, "last_update": self._last_update, "files": self._manifest}
+        _atomic_write(self.index_dir / _MANIFEST, json.dumps(payload, separators=(",", ":")))
+
+    def _get_writer(self) -> tantivy.IndexWriter | None:
+        if self._writer is None and not self._read_only:
+            try:
+                # One indexing thread: the Python side (reading, chunking) is the bottleneck, and a
+                # single thread keeps memory low (the heap is per thread).
+                self._writer = self._index.writer(heap_size=64_000_000, num_threads=1)
+            except ValueError as exc:
+                self._read_only = True
+                note = f"index at {self.index_dir} is being written by another ragls process ({exc}); read-only"
+                self.log.warning(note)
+                self.messages.append(note)
+        return self._writer
+
+    # --- writing (one owner) -------------------------------------------------------------------
+
+    def sync(
+        self,
+        progress: Callable[[IndexProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IndexReport:
+        """Bring the index up to date with the workspace on disk (incremental)."""
+        started = time.perf_counter()
+        with self._write_lock:
+            self._rules = IgnoreRules.load(self.root, self.settings)
+            discovery = discover(self.root, self.settings, self._rules)
+            report = IndexReport(skipped=Counter(discovery.skipped))
+            writer = self._get_writer()
+            if writer is None:
+                report.messages.extend(self.messages)
+                return self._finish(report, started)
+            present = {f.path for f in discovery.files}
+            total = len(discovery.files)
+            for stale in [p for p in self._manifest if p not in present and p not in self._overlays]:
+                writer.delete_documents_by_term("path", stale)
+                del self._manifest[stale]
+                report.removed += 1
+            last_commit, pending = time.monotonic(), 0
+            for done, wfile in enumerate(discovery.files, 1):
+                if cancel is not None and cancel.is_set():
+                    report.messages.append("indexing cancelled; the index holds what was committed")
+                    break
+                if wfile.path not in self._overlays:
+                    changed = self._index_file(writer, wfile.path, wfile.abs_path, wfile.size, wfile.mtime_ns, report)
+                    pending += changed
+                if progress is not None and (done % 50 == 0 or done == total):
+                    progress(IndexProgress(done, total, f"{done}/{total} files"))
+                if pending >= _COMMIT_EVERY_FILES or (pending and time.monotonic() - last_commit > _COMMIT_EVERY_SECONDS):
+                    self._commit(writer)
+                    last_commit, pending = time.monotonic(), 0
+            self._commit(writer)
+            self._skipped = report.skipped
+            return self._finish(report, started)
+
+    def update_paths(self, paths: Iterable[str | Path]) -> IndexReport:
+        """Re-read the given files from disk (watcher batches); missing or ignored ones are removed."""
+        started = time.perf_counter()
+        with self._write_lock:
+            report = IndexReport()
+            writer = self._get_writer()
+            if writer is None:
+                return self._finish(report, started)
+            for raw in paths:
+                rel = self._relative(raw)
+                if rel is None or rel in self._overlays:
+                    continue
+                checked = check_file(self.root, rel, self.settings, self._rules)
+                if isinstance(checked, str):
+                    if rel in self._manifest:
+                        writer.delete_documents_by_term("path", rel)
+                        del self._manifest[rel]
+                        report.removed += 1
+                    else:
+                        report.skipped[checked] += 1
+                    continue
+                self._index_file(writer, rel, checked.abs_path, checked.size, checked.mtime_ns, report)
+            self._commit(writer)
+            return self._finish(report, started)
+
+    def set_overlay(self, rel_path: str, text: str | None) -> None:
+        """Index an unsaved editor buffer for ``rel_path`` instead of the disk file (None: back to disk)."""
+        with self._write_lock:
+            rel = self._relative(rel_path)
+            if rel is None:
+                return
+            if text is None:
+                if self._overlays.pop(rel, None) is not None:
+                    self.update_paths([rel])
+                return
+            if not self._accepts_buffer(rel):
+                return
+            writer = self._get_writer()
+            if writer is None:
+                return
+            self._overlays[rel] = text
+            writer.delete_documents_by_term("path", rel)
+            chunks = chunk_document(rel, text)
+            for chunk in chunks:
+                writer.add_document(chunk_to_document(chunk))
+            self._commit(writer)
+            self._last_update = time.time()
+
+    def _accepts_buffer(self, rel: str) -> bool:
+        # A buffer is indexed when its file would be, or when only its disk state stands in the way
+        # (a new unsaved file, an empty one). Never for ignored or secret files.
+        if language_for(rel) is None:
+            return False
+        checked = check_file(self.root, rel, self.settings, self._rules)
+        return not isinstance(checked, str) or checked in _BUFFER_OK_REASONS
+
+    def rebuild(
+        self,
+        progress: Callable[[IndexProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IndexReport:
+        """Drop everything and index from scratch."""
+        with self._write_lock:
+            writer = self._get_writer()
+            if writer is None:
+                return self.sync(progress, cancel)
+            writer.delete_all_documents()
+            self._manifest.clear()
+            self._commit(writer)
+            overlays, self._overlays = self._overlays, {}
+            report = self.sync(progress, cancel)
+            for rel, text in overlays.items():
+                self.set_overlay(rel, text)
+            return report
+
+    def _index_file(
+        self,
+        writer: tantivy.IndexWriter,
+        rel: str,
+        abs_path: Path,
+        size: int,
+        mtime_ns: int,
+        report: IndexReport,
+    ) -> int:
+        """(Re)index one file if it changed; returns 1 when the index was touched."""
+        known = self._manifest.get(rel)
+        if known and known["size"] == size and known["mtime_ns"] == mtime_ns:
+            report.unchanged += 1
+            return 0
+        try:
+            data = abs_path.read_bytes()
+        except OSError as exc:  # deleted or made unreadable mid-run
+            report.skipped["unreadable"] += 1
+            self.log.info("skipping %s: %s", rel, exc)
+            if known:
+                writer.delete_documents_by_term("path", rel)
+                del self._manifest[rel]
+                report.removed += 1
+                return 1
+            return 0
+        report.bytes_read += len(data)
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        if known and known["hash"] == digest:
+            known.update(size=size, mtime_ns=mtime_ns)  # touched, not changed
+            report.unchanged += 1
+            return 0
+        text = _decode(data)
+        chunks = chunk_document(rel, text)
+        if known:
+            writer.delete_documents_by_term("path", rel)
+            report.updated += 1
+        else:
+            report.added += 1
+        for chunk in chunks:
+            writer.add_document(chunk_to_document(chunk))
+        self._manifest[rel] = {"size": size, "mtime_ns": mtime_ns, "hash": digest, "chunks": len(chunks)}
+        return 1
+
+    def _commit(self, writer: tantivy.IndexWriter) -> None:
+        writer.commit()
+        self._last_update = time.time()
+        self._save_manifest()
+        self._index.reload()  # see our own writes before the next search
+
+    def _finish(self, report: IndexReport, started: float) -> IndexReport:
+        report.seconds = time.perf_counter() - started
+        report.files = len(self._manifest) + sum(1 for p in self._overlays if p not in self._manifest)
+        report.chunks = self._index.searcher().num_docs
+        return report
+
+    def _relative(self, raw: str | Path) -> str | None:
+        path = Path(raw)
+        if path.is_absolute():
+            try:
+                path = path.resolve().relative_to(self.root) if path.exists() else path.relative_to(self.root)
+            except ValueError:
+                try:
+                    path = path.relative_to(self.root)
+                except ValueError:
+                    return None
+        rel = path.as_posix()
+        if rel in ("", ".") or rel.startswith("../"):
+            return None
+        return rel
+
+    # --- reading (any thread) -------------------------------------------------------------------
+
+    def search(self, query: str, *, limit: int = 5, max_per_file: int = 2, explain: bool = False) -> SearchResult:
+        return self.retriever.search(query, limit=limit, max_per_file=max_per_file, explain=explain, root=str(self.root))
+
+    def accepts(self, rel_path: str) -> bool:
+        rel = self._relative(rel_path)
+        return rel is not None and not isinstance(check_file(self.root, rel, self.settings, self._rules), str)
+
+    def ignore_file_changed(self, rel_path: str) -> bool:
+        rel = self._relative(rel_path) or ""
+        return rel.rsplit("/", 1)[-1] in _IGNORE_FILES or rel == ".git/info/exclude"
+
+    def is_indexed(self, rel_path: str) -> bool:
+        rel = self._relative(rel_path)
+        return rel is not None and (rel in self._manifest or rel in self._overlays)
+
+    def buffer_text(self, rel_path: str) -> str | None:
+        """The unsaved buffer text for a path, if an editor has one open."""
+        return self._overlays.get(rel_path)
+
+    def stats(self) -> IndexStats:
+        return IndexStats(
+            files=len(self._manifest) + sum(1 for p in self._overlays if p not in self._manifest),
+            chunks=self._index.searcher().num_docs,
+            last_update=self._last_update,
+            index_dir=self.index_dir,
+            skipped=Counter(self._skipped),
+            read_only=self._read_only,
+        )
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                try:
+                    self._writer.wait_merging_threads()
+                except Exception:  # the writer is consumed either way; nothing to lose
+                    pass
+                self._writer = None
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.decode("utf-8", errors="replace")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
