@@ -1,0 +1,78 @@
+"""Extractive answers and query analysis: pure functions, data tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragls.core.extractive import NOT_COVERED, extractive_answer, prose_sentences, symbol_answer
+from ragls.core.query import analyze_query
+from ragls.core.types import Chunk, Hit, SearchResult
+
+DOC = """---
+title: Guide
+---
+# Retries
+
+The client retries failed requests automatically.
+Retries are configured with the `retry_policy` setting
+in `client.toml`.
+
+```toml
+# not prose: retry_policy = 3
+```
+
+- Backoff doubles after each attempt, up to thirty seconds.
+"""
+
+
+def hit(text: str, path: str = "docs/guide.md", start: int = 1, kind: str = "markdown", symbols=(), doc="") -> Hit:
+    lines = text.split("\n")
+    return Hit(Chunk(path, start, start + len(lines) - 1, text, kind, symbols=tuple(symbols), doc=doc), score=1.0)
+
+
+def test_sentences_carry_exact_line_ranges_and_skip_markup():
+    sentences = prose_sentences(DOC, 1)
+    assert [(s.start_line, s.end_line) for s in sentences] == [(6, 6), (7, 8), (14, 14)]
+    assert sentences[1].text == "Retries are configured with the `retry_policy` setting in `client.toml`."
+    assert all("not prose" not in s.text and "title" not in s.text for s in sentences)
+
+
+def test_answer_cites_the_lines_of_its_sentences():
+    result = SearchResult("how are retries configured", (hit(DOC),), covered=True)
+    answer = extractive_answer("how are retries configured", result)
+    assert not answer.abstained
+    assert answer.text.endswith("[1]")
+    (citation,) = answer.citations
+    assert (citation.path, citation.start_line, citation.end_line) == ("docs/guide.md", 6, 8)
+
+
+def test_not_covered_abstains_without_citations():
+    result = SearchResult("q", (hit(DOC),), covered=False)
+    answer = extractive_answer("what is the meaning of life", result)
+    assert answer.abstained and answer.citations == () and answer.text == NOT_COVERED
+
+
+def test_symbol_answer_prefers_definitions_and_returns_none_for_silence():
+    code = hit("def send_request(session):\n    return 1", path="src/c.py", start=10, kind="code", symbols=["send_request"], doc="Send a request with retries.")
+    answer = symbol_answer("send_request", [code])
+    assert answer is not None and "Send a request with retries." in answer.text
+    assert (answer.citations[0].start_line, answer.citations[0].end_line) == (10, 11)
+    assert symbol_answer("unrelated_name", [hit(DOC)]) is None
+
+
+@pytest.mark.parametrize(
+    "text, words, symbols, subwords",
+    [
+        ("How are retries configured?", ("retries", "configured"), ("retries", "configured"), ()),
+        ("what does session.retry_policy do", ("session", "retry", "policy"), ("session.retry_policy", "session", "retry_policy"), ("session", "retry", "policy")),
+        ("HTTPResponse", ("httpresponse",), ("httpresponse",), ("http", "response")),
+        ('foo( a"b', ("foo", "b"), ("foo",), ()),
+        ("", (), (), ()),
+        ("😀", (), (), ()),
+    ],
+)
+def test_query_analysis(text, words, symbols, subwords):
+    parts = analyze_query(text)
+    assert parts.words == words
+    assert parts.symbols == symbols
+    assert parts.subwords == subwords

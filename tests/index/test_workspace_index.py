@@ -1,0 +1,165 @@
+"""Integration tests on a real Tantivy index on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ragls.index.schema import SCHEMA_VERSION
+from ragls.index.workspace_index import WorkspaceIndex
+
+
+def paths_of(result) -> list[str]:
+    return [h.chunk.path for h in result.hits]
+
+
+def test_first_sync_indexes_and_search_cites_exact_lines(workspace, index_dir):
+    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    report = index.sync()
+    assert report.files == 3 and report.added == 3 and report.chunks >= 3
+    result = index.search("how are retries configured")
+    assert result.covered
+    top = result.hits[0]
+    assert top.chunk.path == "docs/retry.md"
+    lines = (workspace / "docs/retry.md").read_text().split("\n")
+    # The chunk's text is exactly the file's lines start..end.
+    assert "\n".join(lines[top.chunk.start_line - 1 : top.chunk.end_line]) == top.chunk.text
+    assert 7 in top.matched_lines  # the line that says how retries are configured
+    index.close()
+
+
+def test_identifier_subwords_and_exact_symbols(workspace, index_dir):
+    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index.sync()
+    for query in ("http response", "HTTPResponse", "httpResponse", "http_response"):
+        hit = index.search(query).hits[0]
+        assert hit.chunk.path == "src/client.py", query
+        assert "HTTPResponse" in hit.chunk.symbols, query
+    hit = index.search("send_request", explain=True).hits[0]
+    assert "send_request" in hit.chunk.symbols
+    assert hit.components["symbol"] > 0
+
+
+def test_unchanged_resync_reads_nothing_and_changes_are_picked_up(workspace, index_dir):
+    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index.sync()
+    again = index.sync()
+    assert again.added == again.updated == again.removed == 0
+    assert again.unchanged == 3 and again.bytes_read == 0
+
+    doc = workspace / "docs" / "retry.md"
+    doc.write_text(doc.read_text() + "\n## Jitter\n\nA random jitter of up to one second is added to every backoff.\n")
+    (workspace / "README.md").unlink()
+    (workspace / "docs" / "new.md").write_text("# Tracing\n\nSpans are exported with the zipkin exporter.\n")
+    report = index.sync()
+    assert (report.added, report.updated, report.removed) == (1, 1, 1)
+    assert paths_of(index.search("random jitter"))[0] == "docs/retry.md"
+    assert paths_of(index.search("zipkin exporter"))[0] == "docs/new.md"
+    assert "README.md" not in paths_of(index.search("gardening tools demo project"))
+    index.close()
+
+    # A new process (a new WorkspaceIndex) trusts the manifest: nothing re-read.
+    reopened = WorkspaceIndex(workspace, index_dir=index_dir)
+    assert reopened.sync().bytes_read == 0
+    reopened.close()
+
+
+def test_update_paths_and_overlay(workspace, index_dir):
+    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index.sync()
+    extra = workspace / "docs" / "cache.md"
+    extra.write_text("# Caching\n\nResponses are cached for five minutes by the memoizer.\n")
+    assert index.update_paths([extra]).added == 1
+    assert paths_of(index.search("memoizer"))[0] == "docs/cache.md"
+    extra.unlink()
+    assert index.update_paths([str(extra)]).removed == 1
+    assert "docs/cache.md" not in paths_of(index.search("memoizer"))
+
+    # An unsaved buffer wins over the disk file, with the buffer's line numbers.
+    index.set_overlay("docs/retry.md", "# Retries\n\n\n\nUnsaved text about the quokka scheduler.\n")
+    hit = index.search("quokka scheduler").hits[0]
+    assert (hit.chunk.path, 5 in hit.matched_lines) == ("docs/retry.md", True)
+    index.sync()  # a full sync must not replace the open buffer with the disk file
+    assert paths_of(index.search("quokka scheduler")) == ["docs/retry.md"]
+    index.set_overlay("docs/retry.md", None)
+    assert paths_of(index.search("quokka scheduler")) == []
+    assert paths_of(index.search("retry_policy"))[0] == "docs/retry.md"
+
+
+def test_schema_version_change_rebuilds(workspace, index_dir):
+    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index.sync()
+    index.close()
+    del index
+    version_file = index_dir / "ragls-index.json"
+    version_file.write_text(json.dumps({"schema_version": SCHEMA_VERSION - 1}))
+    reopened = WorkspaceIndex(workspace, index_dir=index_dir)
+    assert any("rebuilding" in m for m in reopened.messages)
+    assert reopened.stats().chunks == 0
+    report = reopened.sync()
+    assert report.added == 3
+    assert json.loads(version_file.read_text())["schema_version"] == SCHEMA_VERSION
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(['"', "foo(", 'a"b', "AND", "OR NOT", "*", "title:x", "(((", "\\", "~2", "^3", "😀 emoji", "", " ", "-x +y", "[1 TO 2]"]),
+))
+def test_any_text_is_a_valid_query(workspace, index_dir, query):
+    index = _shared_index(workspace, index_dir)
+    result = index.search(query)
+    assert isinstance(result.covered, bool)
+    assert len(result.hits) <= 5
+
+
+_INDEXES: dict[Path, WorkspaceIndex] = {}
+
+
+def _shared_index(workspace: Path, index_dir: Path) -> WorkspaceIndex:
+    # hypothesis re-enters the test with the same fixtures: index once per fixture instance
+    if index_dir not in _INDEXES:
+        _INDEXES[index_dir] = WorkspaceIndex(workspace, index_dir=index_dir)
+        _INDEXES[index_dir].sync()
+    return _INDEXES[index_dir]
+
+
+def test_kill_9_mid_index_leaves_a_usable_index_and_the_next_run_catches_up(tmp_path):
+    root = tmp_path / "big"
+    for d in range(60):
+        folder = root / f"section{d}"
+        folder.mkdir(parents=True)
+        for f in range(100):
+            (folder / f"page{f}.md").write_text(
+                f"# Page {d}-{f}\n\nThis page documents widget{d}x{f} and the frobnicator setting.\n" * 3
+            )
+    index_dir = tmp_path / "index"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ragls", "index", str(root), "--index-dir", str(index_dir), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    manifest = index_dir / "manifest.json"
+    deadline = time.monotonic() + 60
+    while not manifest.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    still_running = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert still_running, "indexing finished before it could be killed; make the tree bigger"
+
+    index = WorkspaceIndex(root, index_dir=index_dir)
+    before = index.stats()
+    assert 0 < before.files < 6000  # the last commit, not everything
+    assert index.search("frobnicator setting").hits  # opens and answers
+    report = index.sync()
+    assert report.files == 6000
+    assert index.stats().chunks >= 6000
+    assert report.added == 6000 - before.files
