@@ -447,6 +447,7 @@ class _Syntax:
     continuation: re.Pattern[str] | None = None  # statement-level lines that continue the previous one
     containers: frozenset[str] = frozenset()  # definition kinds whose body holds members
     assignment: re.Pattern[str] | None = None  # module-level names worth listing as symbols
+    strings_continue: bool = True  # a line starting with a string literal is not a new statement
 
 
 _C_TOKENS = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
@@ -461,6 +462,7 @@ _LUA_TOKENS = re.compile(r'--\[(=*)\[.*?\]\1\]|--[^\n]*|\[(=*)\[.*?\]\2\]|"(?:\\
 _SQL_TOKENS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:''|[^'])*'", re.S)
 _NO_TOKENS = re.compile(r"(?!x)x")
 
+_STRING_START = re.compile(r"[rRbBuUfF]{0,2}[\"'`]")
 _BRACE_CONTINUATION = re.compile(r"[})\]{]|(?:else|catch|finally|except|elif|where)\b")
 _CONTROL = r"(?:if|for|while|switch|catch|return|else|do|try|new|throw|sizeof|case|when|match|elif|with|using|lock|foreach)\b"
 
@@ -567,11 +569,11 @@ _SYNTAX: dict[str, _Syntax] = {
     "yaml": _Syntax(  # top-level keys are the natural sections of a config file
         tokens=_NO_TOKENS, comment=("#",),
         definition=re.compile(r"(?P<name>[\w.\-\"']+)[ \t]*:(?:[ \t]|$)"),
-        continuation=re.compile(r"[-\]}]"),
+        continuation=re.compile(r"[-\]}]"), strings_continue=False,
     ),
     "toml": _Syntax(
         tokens=_NO_TOKENS, comment=("#",),
-        definition=re.compile(r"\[\[?[ \t]*(?P<name>[^\]]+?)[ \t]*\]\]?"),
+        definition=re.compile(r"\[\[?[ \t]*(?P<name>[^\]]+?)[ \t]*\]\]?"), strings_continue=False,
     ),
     "make": _Syntax(
         tokens=_NO_TOKENS, comment=("#",),
@@ -678,6 +680,8 @@ class _CodeScan:
                 continue
             if cont is not None and cont.match(stripped):
                 continue
+            if syntax.strings_continue and _STRING_START.match(stripped):
+                continue  # a string at statement level continues a call/expression above
             in_decorator = False
             m = pattern.match(stripped)
             if m is not None:
