@@ -1,0 +1,89 @@
+"""The narrow interface every generation backend implements, and the model's reported state.
+
+The rest of ragls talks to :class:`ragls.model.host.ModelHost` only; the host talks to one
+:class:`Backend` (llama.cpp in-process, or an OpenAI-compatible endpoint), so neither the LSP nor
+the CLI ever knows which one runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, NamedTuple, Protocol, Sequence
+
+
+class ModelError(Exception):
+    """Base of the model's errors."""
+
+
+class ModelUnavailable(ModelError):
+    """No model is ready (none configured, still loading, failed) or the request cannot be served
+    by it (context too small). Callers fall back to extractive answers."""
+
+
+class ModelLoadError(ModelError):
+    """Loading failed; the message is the reason shown to the user (``failed: <reason>``)."""
+
+
+class AdapterStatus(NamedTuple):
+    name: str
+    scale: float
+    active: bool  # part of the default set that requests use when they name none
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    state: str  # "none" | "loading" | "ready" | "failed"
+    detail: str = ""  # the reason when failed; backend facts (offload, context) when ready
+    path: str | None = None  # the model file or the endpoint URL
+    adapters: tuple[AdapterStatus, ...] = ()  # usable adapters only
+    warnings: tuple[str, ...] = ()  # e.g. an adapter llama.cpp refused
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    text: str
+    finish_reason: str  # "stop" | "length" | "cancelled"
+    completion_tokens: int
+    prompt_tokens: int
+    warnings: tuple[str, ...] = ()
+
+
+class Backend(Protocol):
+    """One loaded model. Not thread-safe: the host calls it under its one lock."""
+
+    source: str  # Answer.source: "model:<file>" | "remote:<model>"
+    context_size: int
+    enforces_grammar: bool  # False: the endpoint ignores grammars; rely on the after-the-fact check
+    detail: str  # facts for the status line
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
+        """Tokens of the whole formatted prompt (chat template included)."""
+        ...
+
+    def usable_adapters(self) -> tuple[str, ...]: ...
+
+    def load_adapters(self, specs: Sequence[object]) -> list[str]:
+        """(Re)load the adapters of ``specs`` (AdapterSpec); returns warnings for refused ones."""
+        ...
+
+    def generate(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        grammar: str | None,
+        adapters: Sequence[tuple[str, float]],
+        temperature: float,
+        seed: int | None,
+        max_tokens: int,
+        on_delta: Callable[[str], None] | None,
+        cancel: threading.Event | None,
+    ) -> Generation: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,332 @@
+"""The one owner of the model: loads in the background, one lock around every call into it.
+
+Usage (the LSP server and the CLI do exactly this)::
+
+    host = ModelHost(settings.model, log)
+    host.start()                       # returns at once; status().state == "loading"
+    ...
+    status = host.status()             # "none" | "loading" | "ready" | "failed" (+ detail)
+    try:
+        answer = host.answer(question, hits, mode="answer",
+                             adapters=[("terse", 1.0)],       # None: settings.model.defaultAdapters
+                             on_delta=stream_to_client,       # called with each text delta
+                             cancel=event)                    # set it to stop within a token
+    except ModelUnavailable:
+        answer = extractive_answer(...)                       # no model / still loading / failed
+    host.update_settings(new_settings.model)                  # warnings for the user
+    host.close()
+
+Backends: ``settings.remote.url`` set → :class:`~ragls.model.remote.RemoteBackend`; else
+``settings.path`` set → :class:`~ragls.model.llama_backend.LlamaBackend`; else state ``none``.
+Loading never raises out of :meth:`ModelHost.start`: a missing, corrupt or non-GGUF file, or a
+context too small for one passage, gives state ``failed`` with the reason in ``detail``; an
+adapter llama.cpp refuses leaves the model ready, with the adapter left out and a warning.
+
+Answers: the prompt is built by :func:`ragls.core.prompting.build_prompt` (numbered passages in a
+token budget, system message first so llama.cpp reuses the shared prefix), the output is
+constrained by the mode's grammar specialised to the passages given, and checked afterwards by
+:func:`ragls.core.citations.check_citations`. ``Answer.citations`` holds the cited passages
+(``Citation.id`` = the ``[n]`` marker, lines = the lines shown to the model); ``abstained`` is True
+when the model gave the "not covered" sentence. When generation stops early (``max_tokens`` or
+``cancel``), the text is cut back to its last complete cited sentence and a warning says so; the
+deltas already streamed are not taken back (the final Answer is authoritative).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Sequence
+
+from ragls.core import citations, grammar, prompting
+from ragls.core.types import Answer, Hit
+from ragls.model.backend import (
+    AdapterStatus,
+    Backend,
+    ModelLoadError,
+    ModelStatus,
+    ModelUnavailable,
+)
+from ragls.model.resources import MODES, ModeResources, load_mode
+from ragls.settings import ModelSettings
+
+# Hover answers are one or two sentences: a small reserve leaves more room for passages.
+HOVER_MAX_TOKENS = 128
+# The smallest useful passage budget; a context that leaves less is refused at load time.
+MIN_PASSAGE_TOKENS = 32
+# Lock polling interval while another request generates, so a waiting request can be cancelled.
+_LOCK_POLL_S = 0.05
+
+# Settings whose change needs a new backend (model reload or reconnect).
+_RELOAD_FIELDS = ("path", "gpu_layers", "context_size", "threads", "remote")
+
+
+class ModelHost:
+    """The one owner of the model: loads in a background thread, one lock around every llama call."""
+
+    def __init__(self, settings: ModelSettings, log: logging.Logger | None = None) -> None:
+        self._settings = settings
+        self._log = log or logging.getLogger("ragls.model")
+        self._lock = threading.Lock()  # the model lock: every backend call happens under it
+        self._backend: Backend | None = None
+        self._state = "none"
+        self._detail = ""
+        self._warnings: tuple[str, ...] = ()
+        self._generation = 0  # bumps on every (re)load so a stale loader does not publish
+        self._done = threading.Event()
+        self._done.set()
+        self._modes: dict[str, ModeResources] = {mode: load_mode(mode) for mode in MODES}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin loading in the background; returns at once."""
+        settings = self._settings
+        if not settings.remote.url and not settings.path:
+            self._publish(self._generation, "none", "no model configured", ())
+            return
+        self._generation += 1
+        generation = self._generation
+        self._done.clear()
+        self._publish(generation, "loading", f"loading {settings.remote.url or settings.path}", ())
+        thread = threading.Thread(target=self._load, args=(settings, generation), name="ragls-model-loader", daemon=True)
+        thread.start()
+
+    def _load(self, settings: ModelSettings, generation: int) -> None:
+        try:
+            with self._lock:
+                self._close_backend()
+                if settings.remote.url:
+                    from ragls.model.remote import RemoteBackend
+
+                    backend, warnings = RemoteBackend.connect(settings, self._log)
+                else:
+                    from ragls.model.llama_backend import LlamaBackend
+
+                    backend, warnings = LlamaBackend.load(settings, self._log)
+                try:
+                    self._check_context(backend, settings)
+                except ModelLoadError:
+                    backend.close()
+                    raise
+                if generation != self._generation:  # a newer load was requested meanwhile
+                    backend.close()
+                    return
+                self._backend = backend
+            for warning in warnings:
+                self._log.warning("%s", warning)
+            self._publish(generation, "ready", backend.detail, tuple(warnings))
+        except ModelLoadError as exc:
+            self._log.error("model not loaded: %s", exc)
+            self._publish(generation, "failed", str(exc), ())
+        except Exception as exc:  # noqa: BLE001 - whatever llama.cpp throws must not kill the server
+            self._log.exception("model not loaded")
+            self._publish(generation, "failed", f"unexpected error while loading: {exc}", ())
+        finally:
+            if generation == self._generation:
+                self._done.set()
+
+    def _check_context(self, backend: Backend, settings: ModelSettings) -> None:
+        """Refuse a context that cannot hold the instructions, the answer and one short passage."""
+        texts = self._modes["answer"].texts
+        fixed = backend.count_tokens(texts.system_message()) + backend.count_tokens(texts.user_message("", "?"))
+        budget = prompting.passage_budget(context_size=backend.context_size, max_tokens=settings.max_tokens, fixed_tokens=fixed)
+        if budget < MIN_PASSAGE_TOKENS:
+            raise ModelLoadError(
+                f"context size {backend.context_size} is too small: the instructions take {fixed} tokens and "
+                f"maxTokens reserves {settings.max_tokens} for the answer, leaving {max(budget, 0)} for passages "
+                f"(need at least {MIN_PASSAGE_TOKENS}); raise model.contextSize or lower model.maxTokens"
+            )
+
+    def _publish(self, generation: int, state: str, detail: str, warnings: tuple[str, ...]) -> None:
+        if generation != self._generation:
+            return
+        self._state, self._detail, self._warnings = state, detail, warnings
+
+    def status(self) -> ModelStatus:
+        settings = self._settings
+        usable = self._backend.usable_adapters() if self._backend is not None and self._state == "ready" else ()
+        defaults = set(settings.default_adapters)
+        adapters = tuple(AdapterStatus(s.name, s.scale, s.name in defaults) for s in settings.adapters if s.name in usable)
+        return ModelStatus(
+            state=self._state,
+            detail=self._detail,
+            path=settings.remote.url or settings.path,
+            adapters=adapters,
+            warnings=self._warnings,
+        )
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait for the current load to finish; True when the model is ready."""
+        self._done.wait(timeout)
+        return self._state == "ready"
+
+    def update_settings(self, settings: ModelSettings) -> list[str]:
+        """Apply new settings: reload only when the model itself changed; adapters switch in place."""
+        old, self._settings = self._settings, settings
+        if any(getattr(old, f) != getattr(settings, f) for f in _RELOAD_FIELDS):
+            self.start()
+            return [f"model reloading: {settings.remote.url or settings.path}" if (settings.remote.url or settings.path) else "model unloaded"]
+        if old.adapters != settings.adapters and self._backend is not None:
+            with self._lock:
+                warnings = self._backend.load_adapters(settings.adapters) if self._backend is not None else []
+            self._warnings = tuple(warnings)
+            for warning in warnings:
+                self._log.warning("%s", warning)
+            return warnings
+        return []
+
+    def close(self) -> None:
+        self._generation += 1  # a load still running will discard its result
+        with self._lock:
+            self._close_backend()
+        self._state, self._detail = "none", "closed"
+        self._done.set()
+
+    def _close_backend(self) -> None:
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
+
+    # --- answering ----------------------------------------------------------------------------
+
+    def adapter_choice(self, names: Sequence[str]) -> list[tuple[str, float]]:
+        """``(name, scale)`` pairs for adapter names, with the scales from the settings
+        (e.g. ``host.adapter_choice(settings.hover.adapters)`` for hover)."""
+        specs = {s.name: s for s in self._settings.adapters}
+        return [(name, specs[name].scale if name in specs else 1.0) for name in names]
+
+    def _resolve_adapters(self, requested: Sequence[tuple[str, float]] | None) -> tuple[list[tuple[str, float]], list[str]]:
+        if requested is None:
+            requested = self.adapter_choice(self._settings.default_adapters)
+        usable = set(self._backend.usable_adapters()) if self._backend is not None else set()
+        chosen, warnings = [], []
+        for name, scale in requested:
+            if name not in usable:
+                warnings.append(f"adapter '{name}' is not loaded; answering without it")
+            else:
+                chosen.append((name, float(scale)))
+        return chosen, warnings
+
+    def answer(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        *,
+        mode: str = "answer",
+        adapters: Sequence[tuple[str, float]] | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Answer:
+        """Answer ``question`` from ``hits`` (see the module docstring). Raises ModelUnavailable."""
+        if mode not in self._modes:
+            raise ValueError(f"unknown answer mode {mode!r}")
+        if self._state != "ready":
+            raise ModelUnavailable(f"model {self._state}: {self._detail}")
+        resources = self._modes[mode]
+        settings = self._settings
+        if max_tokens is None:
+            max_tokens = settings.max_tokens if mode == "answer" else min(settings.max_tokens, HOVER_MAX_TOKENS)
+        temperature = settings.temperature if temperature is None else temperature
+        seed = settings.seed if seed is None else seed
+        not_covered = resources.texts.not_covered
+
+        if not self._acquire(cancel):
+            return Answer(text="", citations=(), abstained=False, source=self._source(), warnings=("cancelled",))
+        try:
+            backend = self._backend
+            if backend is None:
+                raise ModelUnavailable(f"model {self._state}: {self._detail}")
+            plan = self._plan(backend, question, hits, resources, max_tokens)
+            warnings: list[str] = []
+            if plan.dropped:
+                warnings.append(f"{plan.dropped} of {len(hits)} passages left out: the context is full")
+            if not plan.passages:  # nothing to ground an answer on: no need to ask the model
+                if on_delta is not None:
+                    on_delta(not_covered)
+                return Answer(text=not_covered, citations=(), abstained=True, source=backend.source, warnings=tuple(warnings))
+            active, adapter_warnings = self._resolve_adapters(adapters)
+            warnings += adapter_warnings
+            gbnf = grammar.specialise(
+                resources.grammar_template, passage_count=len(plan.passages), not_covered=not_covered, bounds=resources.bounds
+            )
+            generation = backend.generate(
+                plan.messages(),
+                grammar=gbnf,
+                adapters=active,
+                temperature=temperature,
+                seed=seed,
+                max_tokens=max_tokens,
+                on_delta=on_delta,
+                cancel=cancel,
+            )
+        finally:
+            self._lock.release()
+        warnings += generation.warnings
+        return self._finish(generation.text, generation.finish_reason, plan, resources, backend, warnings)
+
+    def _acquire(self, cancel: threading.Event | None) -> bool:
+        while not self._lock.acquire(timeout=_LOCK_POLL_S):
+            if cancel is not None and cancel.is_set():
+                return False
+        return True
+
+    def _source(self) -> str:
+        backend = self._backend
+        return backend.source if backend is not None else "model"
+
+    def _plan(
+        self, backend: Backend, question: str, hits: Sequence[Hit], resources: ModeResources, max_tokens: int
+    ) -> prompting.PromptPlan:
+        """Build the prompt, then re-count it with the real chat template; shrink until it fits."""
+        overhead = prompting.TEMPLATE_OVERHEAD
+        for _ in range(4):
+            try:
+                plan = prompting.build_prompt(
+                    question,
+                    hits,
+                    resources.texts,
+                    context_size=backend.context_size,
+                    max_tokens=max_tokens,
+                    count_tokens=backend.count_tokens,
+                    overhead=overhead,
+                )
+            except prompting.ContextTooSmall as exc:
+                raise ModelUnavailable(str(exc)) from exc
+            excess = backend.prompt_tokens(plan.messages()) + max_tokens - backend.context_size
+            if excess <= 0:
+                return plan
+            overhead += excess + 16
+        raise ModelUnavailable("the prompt does not fit the context even after trimming the passages")
+
+    def _finish(
+        self,
+        text: str,
+        finish_reason: str,
+        plan: prompting.PromptPlan,
+        resources: ModeResources,
+        backend: Backend,
+        warnings: list[str],
+    ) -> Answer:
+        not_covered = resources.texts.not_covered
+        if finish_reason in ("length", "cancelled") and text.strip() != not_covered:
+            complete = grammar.complete_prefix(text)
+            if complete != text:
+                why = "cancelled" if finish_reason == "cancelled" else "cut off at maxTokens"
+                warnings.append(f"answer {why}; kept its complete sentences")
+                text = complete
+        elif finish_reason == "cancelled":
+            warnings.append("cancelled")
+        text = text.strip()
+        if text == not_covered:
+            return Answer(text=text, citations=(), abstained=True, source=backend.source, warnings=tuple(warnings))
+        if not backend.enforces_grammar and text and not grammar.parses(
+            text, passage_count=len(plan.passages), not_covered=not_covered, bounds=resources.bounds
+        ):
+            warnings.append("the answer does not follow the cited-sentence form (the endpoint ignores grammars)")
+        check = citations.check_citations(text, plan.passages)
+        warnings += check.warnings
+        return Answer(text=text, citations=check.citations, abstained=False, source=backend.source, warnings=tuple(warnings))

@@ -1,0 +1,299 @@
+"""In-process llama.cpp backend (llama-cpp-python): one ``Llama`` object, several LoRA adapters.
+
+Adapters are loaded once, at model load, with the low-level API (``llama_adapter_lora_init``);
+a request only changes which of them are active with which scales (``llama_set_adapters_lora``),
+which needs no reload. Switching adapters does *not* invalidate llama.cpp's prefix cache, so the
+backend calls ``llm.reset()`` after every switch — otherwise the next prompt would reuse KV
+entries computed with the old adapters.
+
+Not thread-safe (one llama context): :class:`ragls.model.host.ModelHost` calls it under its lock.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import logging
+import random
+import threading
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import llama_cpp
+from llama_cpp import llama_chat_format
+from llama_cpp._logger import llama_log_callback as _default_llama_log
+
+from ragls.model.backend import Generation, ModelLoadError
+from ragls.settings import AdapterSpec, ModelSettings
+
+GGUF_MAGIC = b"GGUF"
+_GGML_LOG_LEVEL_ERROR = 3
+_GGML_LOG_LEVEL_CONT = 5
+
+# Used when a GGUF carries no chat template: a plain layout any instruction model copes with.
+FALLBACK_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}### {{ message['role'] | capitalize }}\n"
+    "{{ message['content'] }}\n\n{% endfor %}{% if add_generation_prompt %}### Assistant\n{% endif %}"
+)
+
+# llama.cpp logs through one process-wide callback; while loading we swap in one that also keeps
+# the error lines, so "failed: <reason>" can say what llama.cpp said. Serialised by this lock.
+_log_capture_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _capture_llama_errors() -> Iterator[list[str]]:
+    lines: list[str] = []
+    last_level = [0]
+
+    @llama_cpp.llama_log_callback
+    def capture(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        effective = last_level[0] if level == _GGML_LOG_LEVEL_CONT else level
+        last_level[0] = effective
+        if effective == _GGML_LOG_LEVEL_ERROR:
+            lines.append(text.decode("utf-8", "replace"))
+        _default_llama_log(level, text, user_data)
+
+    with _log_capture_lock:
+        llama_cpp.llama_log_set(capture, ctypes.c_void_p(0))
+        try:
+            yield lines
+        finally:
+            llama_cpp.llama_log_set(_default_llama_log, ctypes.c_void_p(0))
+
+
+def _reason(lines: list[str]) -> str:
+    text = " ".join("".join(lines).split())
+    return text[-300:] if text else "no details from llama.cpp"
+
+
+def check_model_file(path: str) -> Path:
+    """Refuse a missing, unreadable or non-GGUF file before llama.cpp sees it (clear messages)."""
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise ModelLoadError(f"model file not found: {file}")
+    if not file.is_file():
+        raise ModelLoadError(f"model path is not a file: {file}")
+    try:
+        with file.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model file {file}: {exc.strerror or exc}") from exc
+    if magic != GGUF_MAGIC:
+        raise ModelLoadError(f"not a GGUF model file (no GGUF header): {file}")
+    return file
+
+
+def gpu_layers_for(setting: int) -> tuple[int, str]:
+    """``-1`` means: everything on the GPU when this llama.cpp build has one, else the CPU."""
+    supports_gpu = bool(llama_cpp.llama_supports_gpu_offload())
+    if setting == -1:
+        return (-1, "all layers on GPU") if supports_gpu else (0, "CPU (this llama.cpp build has no GPU support)")
+    if setting > 0 and not supports_gpu:
+        return 0, f"CPU (gpuLayers={setting} asked, but this llama.cpp build has no GPU support)"
+    return setting, f"{setting} layers on GPU" if setting else "CPU"
+
+
+class LlamaBackend:
+    """A loaded GGUF model with its adapters. Construct with :meth:`load`."""
+
+    enforces_grammar = True
+
+    def __init__(self, llm: llama_cpp.Llama, path: Path, settings: ModelSettings, offload: str) -> None:
+        self._llm = llm
+        self.path = path
+        self.source = f"model:{path.name}"
+        self.context_size = llm.n_ctx()
+        self.detail = f"{path.name}, context {self.context_size}, {offload}"
+        self._adapters: dict[str, llama_cpp.llama_adapter_lora_p] = {}
+        self._paths: dict[str, str] = {}  # adapter name -> the path it was loaded from
+        self._active: tuple[tuple[str, float], ...] = ()
+        self._grammars: dict[str, llama_cpp.LlamaGrammar] = {}
+        template = llm.metadata.get("tokenizer.chat_template") or FALLBACK_CHAT_TEMPLATE
+        eos, bos = llm.token_eos(), llm.token_bos()
+        vocab = llm._model  # token texts for the template's bos_token/eos_token
+        self._formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=vocab.token_get_text(eos) if eos != -1 else "",
+            bos_token=vocab.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+
+    @classmethod
+    def load(cls, settings: ModelSettings, log: logging.Logger) -> tuple["LlamaBackend", list[str]]:
+        assert settings.path, "LlamaBackend.load needs settings.path"
+        path = check_model_file(settings.path)
+        n_gpu_layers, offload = gpu_layers_for(settings.gpu_layers)
+        with _capture_llama_errors() as errors:
+            try:
+                llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=settings.context_size,
+                    n_threads=settings.threads,
+                    n_gpu_layers=n_gpu_layers,
+                    seed=settings.seed if settings.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise ModelLoadError(f"llama.cpp could not load {path.name}: {_reason(errors)}") from exc
+        backend = cls(llm, path, settings, offload)
+        warnings = backend.load_adapters(settings.adapters)
+        log.info("model loaded: %s", backend.detail)
+        return backend, warnings
+
+    # --- adapters --------------------------------------------------------------------------------
+
+    def usable_adapters(self) -> tuple[str, ...]:
+        return tuple(self._adapters)
+
+    def load_adapters(self, specs: Sequence[AdapterSpec]) -> list[str]:
+        """Make the loaded adapters exactly ``specs`` (by name and path); returns refusals."""
+        warnings: list[str] = []
+        self._apply(())  # detach everything before freeing anything
+        wanted = {spec.name: spec for spec in specs}
+        for name in list(self._adapters):
+            if name not in wanted or self._paths.get(name) != wanted[name].path:
+                llama_cpp.llama_adapter_lora_free(self._adapters.pop(name))
+                del self._paths[name]
+        for spec in specs:
+            if spec.name in self._adapters:
+                continue
+            file = Path(spec.path).expanduser()
+            if not file.is_file():
+                warnings.append(f"adapter '{spec.name}' not loaded: file not found: {file}")
+                continue
+            with _capture_llama_errors() as errors:
+                adapter = llama_cpp.llama_adapter_lora_init(self._llm.model, str(file).encode("utf-8"))
+            if not adapter:
+                warnings.append(
+                    f"adapter '{spec.name}' refused by llama.cpp (built for another model?): {_reason(errors)}"
+                )
+                continue
+            self._adapters[spec.name] = adapter
+            self._paths[spec.name] = spec.path
+        return warnings
+
+    def _apply(self, active: Sequence[tuple[str, float]]) -> None:
+        """Activate ``active`` (name, scale) pairs; reset the KV cache when the set changes."""
+        wanted = tuple((name, float(scale)) for name, scale in active if scale != 0.0 and name in self._adapters)
+        if wanted == self._active:
+            return
+        n = len(wanted)
+        array = (llama_cpp.llama_adapter_lora_p_ctypes * max(n, 1))(*(self._adapters[name] for name, _ in wanted))
+        scales = (ctypes.c_float * max(n, 1))(*(scale for _, scale in wanted))
+        if llama_cpp.llama_set_adapters_lora(self._llm.ctx, array if n else None, n, scales if n else None):
+            raise RuntimeError(f"llama.cpp refused to set adapters {[name for name, _ in wanted]}")
+        self._active = wanted
+        self._llm.reset()  # cached KV entries were computed with the previous adapters
+
+    # --- prompting ------------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _prompt(self, messages: Sequence[dict[str, str]]) -> tuple[list[int], list[str]]:
+        formatted = self._formatter(messages=list(messages))
+        tokens = self._llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
+        stop = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop] if formatted.stop else []
+        return tokens, [s for s in stop if s]
+
+    def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
+        return len(self._prompt(messages)[0])
+
+    def _grammar(self, gbnf: str) -> llama_cpp.LlamaGrammar:
+        grammar = self._grammars.get(gbnf)
+        if grammar is None:
+            if len(self._grammars) > 64:  # one per (mode, passage count) in practice
+                self._grammars.clear()
+            grammar = self._grammars[gbnf] = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
+        return grammar
+
+    def generate(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        grammar: str | None,
+        adapters: Sequence[tuple[str, float]],
+        temperature: float,
+        seed: int | None,
+        max_tokens: int,
+        on_delta: Callable[[str], None] | None,
+        cancel: threading.Event | None,
+    ) -> Generation:
+        self._apply(adapters)
+        tokens, _stop = self._prompt(messages)
+        return run_generation(
+            self._llm,
+            tokens,
+            grammar=self._grammar(grammar) if grammar else None,
+            temperature=temperature,
+            seed=seed,
+            max_tokens=max_tokens,
+            on_delta=on_delta,
+            cancel=cancel,
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._apply(())
+        for adapter in self._adapters.values():
+            llama_cpp.llama_adapter_lora_free(adapter)
+        self._adapters.clear()
+        self._llm.close()
+
+
+
+def run_generation(
+    llm: llama_cpp.Llama,
+    prompt: list[int],
+    *,
+    grammar: llama_cpp.LlamaGrammar | None,
+    temperature: float,
+    seed: int | None,
+    max_tokens: int,
+    on_delta: Callable[[str], None] | None,
+    cancel: threading.Event | None,
+) -> Generation:
+    """Sample up to ``max_tokens`` tokens after ``prompt``, streaming text deltas.
+
+    Drives ``Llama.generate`` (token by token) rather than ``create_completion(stream=True)``: the
+    latter re-detokenizes the whole completion on every token (quadratic; at 300 tokens it spent
+    90% of its time there). Prefix reuse is the same: ``generate`` keeps the longest common token
+    prefix with the previous call in the KV cache.
+    """
+    if seed is not None:
+        llm.set_seed(seed)
+    else:
+        llm.set_seed(random.randint(0, 2**31 - 1))
+    vocab = llm._model.vocab
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    parts: list[str] = []
+    finish = "length"
+    produced = 0
+    generator = llm.generate(prompt, temp=temperature, grammar=grammar)
+    try:
+        for token in generator:
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                finish = "stop"
+                break
+            produced += 1
+            delta = decoder.decode(llm.detokenize([token]))
+            if delta:
+                parts.append(delta)
+                if on_delta is not None:
+                    on_delta(delta)
+            # Checked after every token: a cancel stops generation within one token.
+            if cancel is not None and cancel.is_set():
+                finish = "cancelled"
+                break
+            if produced >= max_tokens:
+                break
+    finally:
+        generator.close()
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        parts.append(tail)
+        if on_delta is not None:
+            on_delta(tail)
+    return Generation(text="".join(parts), finish_reason=finish, completion_tokens=produced, prompt_tokens=len(prompt))
