@@ -1,0 +1,113 @@
+"""Index throughput, incremental re-run and memory, against a plain tantivy-py loop.
+
+    .venv/bin/python benchmarks/bench_index.py            # stdlib + k8s-docs
+    .venv/bin/python benchmarks/bench_index.py --only k8s
+
+Prints, per corpus: the baseline (the same files as 40-line chunks into one en_stem field, no
+analysis, no manifest) in MB/s; ragls's cold full pipeline in MB/s and as a ratio to the baseline
+(target >= 0.5); the unchanged second run's time as a share of the cold run (target <= 10%); the
+peak RSS of the ragls process (target <= 400 MB on the standard library). Each measurement runs in
+its own process so RSS and caches do not leak between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared"
+
+
+def corpora() -> dict[str, tuple[Path, tuple[str, ...]]]:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    return {
+        "stdlib": (stdlib, ("site-packages/",)),
+        "k8s": (SHARED / "eval" / "k8s-docs" / "docs", ()),
+    }
+
+
+def child_baseline(root: str, exclude: list[str], index_dir: str) -> dict:
+    import tantivy
+
+    from ragls.core.workspace import discover
+    from ragls.settings import IndexSettings
+
+    files = discover(Path(root), IndexSettings(exclude=tuple(exclude))).files
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("path", stored=True, tokenizer_name="raw")
+    builder.add_text_field("body", stored=True, tokenizer_name="en_stem")
+    index = tantivy.Index(builder.build(), path=index_dir)
+    writer = index.writer(heap_size=64_000_000, num_threads=1)
+    started = time.perf_counter()
+    total = 0
+    for f in files:
+        data = f.abs_path.read_bytes()
+        total += len(data)
+        lines = data.decode("utf-8", errors="replace").split("\n")
+        for i in range(0, len(lines), 40):
+            writer.add_document(tantivy.Document(path=f.path, body="\n".join(lines[i : i + 40])))
+    writer.commit()
+    writer.wait_merging_threads()
+    seconds = time.perf_counter() - started
+    return {"files": len(files), "mb": total / 1e6, "seconds": seconds}
+
+
+def child_ragls(root: str, exclude: list[str], index_dir: str) -> dict:
+    from ragls.index.workspace_index import WorkspaceIndex
+    from ragls.settings import IndexSettings
+
+    index = WorkspaceIndex(root, IndexSettings(exclude=tuple(exclude)), index_dir=Path(index_dir))
+    started = time.perf_counter()
+    report = index.sync()
+    index.close()
+    seconds = time.perf_counter() - started
+    return {"files": report.files, "chunks": report.chunks, "mb": report.bytes_read / 1e6, "seconds": seconds, "skipped": dict(report.skipped)}
+
+
+def run_child(kind: str, root: Path, exclude: tuple[str, ...], index_dir: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(root), index_dir, json.dumps(list(exclude))],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", choices=["stdlib", "k8s"])
+    parser.add_argument("--child", nargs=4, metavar=("KIND", "ROOT", "INDEX", "EXCLUDE"))
+    args = parser.parse_args()
+    if args.child:
+        kind, root, index_dir, exclude = args.child
+        result = (child_baseline if kind == "baseline" else child_ragls)(root, json.loads(exclude), index_dir)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+    print(f"{'corpus':8} {'files':>6} {'MB':>6} {'baseline MB/s':>14} {'ragls MB/s':>11} {'ratio':>6} {'re-run s':>9} {'re-run %':>9} {'peak RSS MB':>12}")
+    for name, (root, exclude) in corpora().items():
+        if args.only and args.only != name:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            base = run_child("baseline", root, exclude, os.path.join(tmp, "base"))
+            cold = run_child("ragls", root, exclude, os.path.join(tmp, "ragls"))
+            warm = run_child("ragls", root, exclude, os.path.join(tmp, "ragls"))
+        base_rate = base["mb"] / base["seconds"]
+        cold_rate = cold["mb"] / cold["seconds"]
+        print(
+            f"{name:8} {cold['files']:>6} {cold['mb']:>6.1f} {base_rate:>14.1f} {cold_rate:>11.1f} {cold_rate / base_rate:>6.2f} "
+            f"{warm['seconds']:>9.2f} {100 * warm['seconds'] / cold['seconds']:>8.1f}% {cold['peak_rss_mb']:>12.0f}"
+        )
+        print(f"         chunks {cold['chunks']}, skipped {cold['skipped']}, baseline peak RSS {base['peak_rss_mb']:.0f} MB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
