@@ -58,6 +58,10 @@ def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
         symbols.append(lowered)
         if "." in lowered:
             symbols.extend(part for part in lowered.split(".") if len(part) > 1)
+        if "_" in lowered.strip("_"):
+            symbols.append(lowered.rsplit(".", 1)[-1].replace("_", ""))
+    # "http response" may name HTTPResponse / http_response: symbols are also indexed joined.
+    symbols.extend(a + b for a, b in zip(content, content[1:]) if a.isalnum() and b.isalnum())
     pairs = tuple((a, b) for a, b in zip(content, content[1:]) if a != b)
     return QueryParts(
         text=raw,

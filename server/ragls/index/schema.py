@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import tantivy
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Must mirror Tantivy's built-in "en_stem" tokenizer so query terms equal indexed terms.
 STEM_ANALYZER = (
@@ -66,8 +66,9 @@ def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
     terms: set[str] = set()
     for name in symbols:
         lowered = name.lower()
-        terms.add(lowered)
-        terms.add(lowered.rsplit(".", 1)[-1])
+        last = lowered.rsplit(".", 1)[-1]
+        # Also without underscores, so "http response" and "http_response" find HTTPResponse.
+        terms.update((lowered, last, last.replace("_", "")))
     return sorted(terms)
 
 

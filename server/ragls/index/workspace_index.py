@@ -271,6 +271,9 @@ class WorkspaceIndex:
             if writer is None:
                 return
             self._overlays[rel] = text
+            # The index no longer mirrors the disk file: forget its manifest entry so that closing
+            # the buffer re-reads the file.
+            self._manifest.pop(rel, None)
             writer.delete_documents_by_term("path", rel)
             chunks = chunk_document(rel, text)
             for chunk in chunks:
@@ -338,8 +341,10 @@ class WorkspaceIndex:
             return 0
         text = _decode(data)
         chunks = chunk_document(rel, text)
+        # Always delete first: the index may hold documents the manifest does not know about
+        # (a kill after a commit but before the manifest write, a closed editor buffer).
+        writer.delete_documents_by_term("path", rel)
         if known:
-            writer.delete_documents_by_term("path", rel)
             report.updated += 1
         else:
             report.added += 1
