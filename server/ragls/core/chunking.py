@@ -757,15 +757,16 @@ def _emit_units(
             ))
             i += 1
             continue
-        # Other code, and runs of tiny definitions: pack consecutive units up to max_lines.
+        # Runs of other code, and runs of tiny definitions: packed up to max_lines.
         j = i
         total = 0
         names: list[str] = []
         while j < len(units):
             u = units[j]
             usize = _content_size(lines, u.start, u.end)
-            if j > i and (u.kind and usize > _TINY or total + usize > max_lines):
-                break
+            if j > i and (bool(u.kind) != bool(units[i].kind) or u.kind and usize > _TINY
+                          or total + usize > max_lines):
+                break  # tiny definitions pack with each other, other code with other code
             if u.kind and u.name:
                 names.append(qualified(u.name))
             elif not u.kind and not scope and scan.syntax.assignment is not None:
