@@ -1,0 +1,1 @@
+"""Retrieval evaluation: metrics, BEIR data sets and workspace question sets (``ragls eval``)."""
