@@ -45,6 +45,7 @@ def child_baseline(root: str, exclude: list[str], index_dir: str) -> dict:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("path", stored=True, tokenizer_name="raw")
     builder.add_text_field("body", stored=True, tokenizer_name="en_stem")
+    os.makedirs(index_dir, exist_ok=True)
     index = tantivy.Index(builder.build(), path=index_dir)
     writer = index.writer(heap_size=64_000_000, num_threads=1)
     started = time.perf_counter()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import tantivy
 
-from ragls.core.identifiers import subword_tokens
+from ragls.core.identifiers import camel_subwords
 from ragls.core.query import QueryParts, analyze_query
 from ragls.core.snippets import make_snippet, matched_lines
 from ragls.core.types import Hit, SearchResult
@@ -71,7 +71,8 @@ class Retriever:
         signals: dict[str, tantivy.Query | None] = {
             "body": self._terms_query("body", stems),
             "title": self._terms_query("title", stems),
-            "ident": self._terms_query("ident", _stems(parts.subwords)) if parts.subwords else None,
+            # every query word may be part of a camelCase identifier ("http response" ~ HTTPResponse)
+            "ident": self._terms_query("ident", list(dict.fromkeys(stems + _stems(parts.subwords)))),
             "symbol": self._terms_query("symbols", list(parts.symbols)),
         }
         phrases = []
@@ -164,7 +165,7 @@ class Retriever:
             return 0.0
         chunk = hit.chunk
         present = set(STEM_ANALYZER.analyze(" ".join((chunk.text, *chunk.heading, chunk.path.replace("/", " ")))))
-        present.update(STEM_ANALYZER.analyze(" ".join(subword_tokens(chunk.text))))
+        present.update(STEM_ANALYZER.analyze(" ".join(camel_subwords(chunk.text))))
         total_docs = max(1, searcher.num_docs)
         weight_all = weight_hit = 0.0
         for stem in stems:

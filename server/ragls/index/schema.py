@@ -8,7 +8,7 @@ field      analysis                    purpose
 path       raw, stored                 delete-by-path key; per-file cap; citation
 body       en_stem, stored             BM25 over prose/code text; phrase proximity; snippets
 title      en_stem                     heading path + file name words (title/heading signal)
-ident      en_stem (pre-split words)   identifier sub-words: HTTPResponse -> "http response"
+ident      en_stem (pre-split words)   sub-words of camelCase words and defined names: HTTPResponse -> "http response"
 symbols    raw (lowercased by us)      exact names defined in the chunk (``Class.method``, ``method``)
 start/end  u64, stored                 1-based inclusive line range
 meta       stored bytes (JSON)         kind, language, heading tuple, symbols, doc
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import tantivy
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Must mirror Tantivy's built-in "en_stem" tokenizer so query terms equal indexed terms.
 STEM_ANALYZER = (
@@ -51,7 +51,7 @@ def build_schema() -> tantivy.Schema:
 
 import json  # noqa: E402  (kept next to the conversion it serves)
 
-from ragls.core.identifiers import split_identifier, subword_tokens  # noqa: E402
+from ragls.core.identifiers import camel_subwords, split_identifier, subword_tokens  # noqa: E402
 from ragls.core.types import Chunk  # noqa: E402
 
 
@@ -76,8 +76,14 @@ def chunk_to_document(chunk: Chunk) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_text("path", chunk.path)
     doc.add_text("body", chunk.text)
+    import os
+    mode=os.environ.get("FLAT","")
+    if mode=="heading" and chunk.heading:
+        doc.add_text("body", " ".join(chunk.heading))
+    elif mode=="title":
+        doc.add_text("body", title_text(chunk))
     doc.add_text("title", title_text(chunk))
-    doc.add_text("ident", " ".join(subword_tokens(" ".join((chunk.text, *chunk.symbols)))))
+    doc.add_text("ident", " ".join(camel_subwords(chunk.text) + subword_tokens(" ".join(chunk.symbols))))
     for term in symbol_terms(chunk.symbols):
         doc.add_text("symbols", term)
     doc.add_unsigned("start", chunk.start_line)
