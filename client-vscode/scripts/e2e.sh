@@ -54,3 +54,91 @@ setup() {
 
 setup
 if [[ "${1:-}" == "--setup-only" ]]; then exit 0; fi
+
+server="${RAGLS_SERVER:-$repo/.venv/bin/ragls}"
+if [[ ! -x "$server" ]]; then
+  echo "e2e: no ragls server at $server (set RAGLS_SERVER)" >&2
+  exit 2
+fi
+
+# The extension under test.
+log "npm run package"
+(cd "$client" && { [[ -d node_modules ]] || npm ci --no-audit --no-fund >/dev/null; } && npm run package >/dev/null)
+
+tmp="$(mktemp -d /tmp/ragls-e2e.XXXXXX)"
+cs_pid=""
+cleanup() {
+  local rc=$?
+  if [[ -n "$cs_pid" ]]; then kill "$cs_pid" 2>/dev/null || true; wait "$cs_pid" 2>/dev/null || true; fi
+  if [[ "${RAGLS_E2E_KEEP:-}" == "1" || $rc -ne 0 ]]; then
+    echo "e2e: artefacts (logs, screenshots) kept in $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+
+# A small example workspace: a document that explains retry_policy, code that uses it.
+ws="$tmp/workspace"
+mkdir -p "$ws/docs" "$ws/src"
+cat > "$ws/docs/retry.md" <<'MD'
+# Retry policy
+
+`retry_policy` decides how the HTTP client retries failed requests.
+It retries a request at most three times, waiting 200 ms, then 400 ms, then 800 ms
+(exponential backoff). Requests that failed with a 4xx status are never retried.
+
+## Configuration
+
+Pass `retry_policy(max_attempts=5)` to allow more attempts.
+MD
+cat > "$ws/src/client.py" <<'PY'
+from .policies import retry_policy
+
+
+def fetch(session, url):
+    policy = retry_policy(max_attempts=3)
+    return policy.run(lambda: session.get(url))
+PY
+
+data="$tmp/user-data"
+exts="$tmp/extensions"
+mkdir -p "$data/User" "$exts"
+cat > "$data/User/settings.json" <<JSON
+{
+  "security.workspace.trust.enabled": false,
+  "workbench.startupEditor": "none",
+  "workbench.tips.enabled": false,
+  "workbench.enableExperiments": false,
+  "chat.commandCenter.enabled": false,
+  "chat.disableAIFeatures": true,
+  "telemetry.telemetryLevel": "off",
+  "extensions.autoCheckUpdates": false,
+  "update.mode": "none",
+  "ragls.server.path": "$server",
+  "ragls.index.indexDir": "$tmp/index"
+}
+JSON
+
+code_server="$cache/code-server/node_modules/.bin/code-server"
+log "installing the extension"
+"$code_server" --install-extension "$client/ragls.vsix" --extensions-dir "$exts" --user-data-dir "$data" >"$tmp/install.log" 2>&1
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log "starting code-server on port $port"
+"$code_server" --auth none --bind-addr "127.0.0.1:$port" --disable-workspace-trust --disable-telemetry \
+  --extensions-dir "$exts" --user-data-dir "$data" "$ws" >"$tmp/code-server.log" 2>&1 &
+cs_pid=$!
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+
+log "driving the browser"
+NODE_PATH="$cache/driver/node_modules" \
+RAGLS_E2E_URL="http://127.0.0.1:$port/?folder=$ws" \
+RAGLS_E2E_WORKSPACE="$ws" \
+RAGLS_E2E_USER_DATA="$data" \
+RAGLS_E2E_ARTEFACTS="$tmp" \
+  node "$here/e2e-driver.js"
+log "passed in $(( $(date +%s) - start ))s"

@@ -156,7 +156,7 @@ export function renderMarkdown(markdown: string): string {
 /** Label for the answer's source ("extractive", "model:qwen.gguf", "remote:gpt"). */
 export function describeSource(source: string): string {
   if (source === 'extractive') {
-    return 'quoted from the workspace (no model configured)';
+    return 'passages quoted from the workspace (no model configured)';
   }
   if (source.startsWith('model:')) {
     return `local model ${source.slice('model:'.length)}`;

@@ -75,7 +75,7 @@ export class AnswerPanel implements vscode.Disposable {
       this.citations.set(citation.id, citation);
     }
     const html = renderMarkdown(answerMarkdown(result, this.relativePath));
-    const footer = result.source ? `Answered from ${describeSource(result.source)}.` : '';
+    const footer = result.source ? `Source: ${describeSource(result.source)}.` : '';
     this.state = { type: 'done', question, html, footer };
     this.onCancel = undefined;
     this.post();

@@ -52,8 +52,12 @@ export function statusView(phase: ClientPhase, status?: StatusResult): StatusVie
   if (phase === 'failed') {
     return { text: '$(error) ragls', tooltip: 'The ragls server is not running. Click for the log.', busy: false };
   }
-  if (phase === 'stopped' || status === undefined) {
+  if (phase === 'stopped') {
     return { text: '$(circle-slash) ragls', tooltip: 'The ragls server is stopped. Click for the log.', busy: false };
+  }
+  if (status === undefined) {
+    // Running, but ragls/status has not answered (yet): keep polling quickly.
+    return { text: '$(book) ragls', tooltip: 'Waiting for the ragls server status… Click for the log.', busy: true };
   }
   const { files, indexing, pending } = summarise(status);
   const model = modelLabel(status);

@@ -34,7 +34,9 @@ describe('status bar', () => {
   it('shows client phases before a status arrives', () => {
     assert.match(statusView('starting').text, /starting/);
     assert.match(statusView('failed').text, /error/);
-    assert.match(statusView('running').text, /circle-slash/);
+    assert.match(statusView('stopped').text, /circle-slash/);
+    assert.strictEqual(statusView('running').text, '$(book) ragls');
+    assert.ok(statusView('running').busy, 'keeps polling until the server answers');
   });
 
   it('report lists folders, skipped files, model detail and adapters', () => {
