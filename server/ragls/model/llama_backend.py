@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import llama_cpp
+import numpy as np
 from llama_cpp import llama_chat_format
 from llama_cpp._logger import llama_log_callback as _default_llama_log
 
@@ -110,6 +111,7 @@ class LlamaBackend:
         self._paths: dict[str, str] = {}  # adapter name -> the path it was loaded from
         self._active: tuple[tuple[str, float], ...] = ()
         self._grammars: dict[str, llama_cpp.LlamaGrammar] = {}
+        self._utf8_guard = Utf8Guard(llm)
         template = llm.metadata.get("tokenizer.chat_template") or FALLBACK_CHAT_TEMPLATE
         eos, bos = llm.token_eos(), llm.token_bos()
         vocab = llm._model  # token texts for the template's bos_token/eos_token
@@ -232,7 +234,17 @@ class LlamaBackend:
             max_tokens=max_tokens,
             on_delta=on_delta,
             cancel=cancel,
+            utf8_guard=self._utf8_guard,
         )
+
+    def next_token_logits(self, text: str, adapters: Sequence[tuple[str, float]] = ()) -> list[float]:
+        """Logits after ``text`` with ``adapters`` active: a diagnostic that shows what an adapter does."""
+        self._apply(adapters)
+        self._llm.reset()
+        self._llm.eval(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+        # Llama.eval no longer copies logits (sampling happens in llama.cpp): read the last row.
+        pointer = llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)
+        return pointer[: self._llm.n_vocab()]
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -242,6 +254,60 @@ class LlamaBackend:
         self._adapters.clear()
         self._llm.close()
 
+
+
+class Utf8Guard:
+    """Keeps sampled output valid UTF-8 by masking single-byte tokens that would break it.
+
+    Vocabularies carry one token per raw byte (SentencePiece ``<0x..>``), so a model can emit a lone
+    continuation byte or a lead byte without its continuation. llama.cpp's grammar counts such
+    bytes differently from a UTF-8 decoder, so the guarantee "every output parses" needs valid
+    UTF-8 — which a healthy model emits anyway. Cost: one numpy index assignment per token.
+    """
+
+    def __init__(self, llm: llama_cpp.Llama) -> None:
+        self._byte_token: dict[int, int] = {}  # byte value (>= 0x80) -> token id
+        for token in range(llm.n_vocab()):
+            piece = llm.detokenize([token])
+            if len(piece) == 1 and piece[0] >= 0x80:
+                self._byte_token.setdefault(piece[0], token)
+        ids = np.array(sorted(self._byte_token.values()), dtype=np.intc)
+        self._lone = np.array(
+            [t for b, t in self._byte_token.items() if 0x80 <= b <= 0xBF or b in (0xC0, 0xC1) or b >= 0xF5], dtype=np.intc
+        )
+        self._continuations: dict[tuple[int, int], np.ndarray] = {}
+        for lo, hi in ((0x80, 0xBF), (0xA0, 0xBF), (0x80, 0x9F), (0x90, 0xBF), (0x80, 0x8F)):
+            self._continuations[(lo, hi)] = np.array([t for b, t in self._byte_token.items() if lo <= b <= hi], dtype=np.intc)
+        self.enabled = ids.size > 0
+        self._need = 0  # continuation bytes still expected
+        self._range = (0x80, 0xBF)  # allowed range of the next continuation byte
+
+    def reset(self) -> None:
+        self._need, self._range = 0, (0x80, 0xBF)
+
+    def update(self, piece: bytes) -> None:
+        for byte in piece:
+            if self._need:
+                self._need -= 1
+                self._range = (0x80, 0xBF)
+            elif 0xC2 <= byte <= 0xDF:
+                self._need = 1
+            elif 0xE0 <= byte <= 0xEF:
+                self._need = 2
+                self._range = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F)}.get(byte, (0x80, 0xBF))
+            elif 0xF0 <= byte <= 0xF4:
+                self._need = 3
+                self._range = {0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}.get(byte, (0x80, 0xBF))
+
+    def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        if self._need:
+            allowed = self._continuations[self._range]
+            kept = logits[allowed].copy()
+            logits[:] = -np.inf
+            logits[allowed] = kept
+        elif self._lone.size:
+            logits[self._lone] = -np.inf
+        return logits
 
 
 def run_generation(
@@ -254,6 +320,7 @@ def run_generation(
     max_tokens: int,
     on_delta: Callable[[str], None] | None,
     cancel: threading.Event | None,
+    utf8_guard: Utf8Guard | None = None,
 ) -> Generation:
     """Sample up to ``max_tokens`` tokens after ``prompt``, streaming text deltas.
 
@@ -271,14 +338,21 @@ def run_generation(
     parts: list[str] = []
     finish = "length"
     produced = 0
-    generator = llm.generate(prompt, temp=temperature, grammar=grammar)
+    processors = None
+    if utf8_guard is not None and utf8_guard.enabled:
+        utf8_guard.reset()
+        processors = llama_cpp.LogitsProcessorList([utf8_guard])
+    generator = llm.generate(prompt, temp=temperature, grammar=grammar, logits_processor=processors)
     try:
         for token in generator:
             if llama_cpp.llama_vocab_is_eog(vocab, token):
                 finish = "stop"
                 break
             produced += 1
-            delta = decoder.decode(llm.detokenize([token]))
+            piece = llm.detokenize([token])
+            if utf8_guard is not None:
+                utf8_guard.update(piece)
+            delta = decoder.decode(piece)
             if delta:
                 parts.append(delta)
                 if on_delta is not None:
