@@ -76,12 +76,6 @@ def chunk_to_document(chunk: Chunk) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_text("path", chunk.path)
     doc.add_text("body", chunk.text)
-    import os
-    mode=os.environ.get("FLAT","")
-    if mode=="heading" and chunk.heading:
-        doc.add_text("body", " ".join(chunk.heading))
-    elif mode=="title":
-        doc.add_text("body", title_text(chunk))
     doc.add_text("title", title_text(chunk))
     doc.add_text("ident", " ".join(camel_subwords(chunk.text) + subword_tokens(" ".join(chunk.symbols))))
     for term in symbol_terms(chunk.symbols):
