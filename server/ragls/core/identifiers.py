@@ -44,21 +44,20 @@ def subword_tokens(text: str) -> list[str]:
     return tokens
 
 
-_ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_CAMEL_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][a-z0-9]*[A-Z][A-Za-z0-9]*")
 
 
 def camel_subwords(text: str) -> list[str]:
     """Sub-words of the camelCase/PascalCase words in ``text``: what a plain tokenizer misses.
 
     (Snake_case, kebab-case and dotted names already split at their punctuation in Tantivy's
-    tokenizers, so only case changes need Python's help. This runs on every indexed chunk: plain
-    string predicates reject ordinary words much faster than a case-change regex would.)
+    tokenizers, so only case changes need Python's help. This runs on every indexed chunk, so the
+    regex only admits words with an upper-case letter after the first.)
     """
     tokens: list[str] = []
-    for word in _ASCII_WORD.findall(text):
-        if word.islower() or word.isupper() or word[1:].islower():
-            continue
-        tokens.extend(_split_cached(word))
+    for word in _CAMEL_CANDIDATE.findall(text):
+        if not word.isupper():
+            tokens.extend(_split_cached(word))
     return tokens
 
 
