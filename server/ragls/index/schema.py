@@ -72,19 +72,41 @@ def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
     return sorted(terms)
 
 
-def chunk_to_document(chunk: Chunk) -> tantivy.Document:
-    doc = tantivy.Document()
-    doc.add_text("path", chunk.path)
-    doc.add_text("body", chunk.text)
-    doc.add_text("title", title_text(chunk))
-    doc.add_text("ident", " ".join(camel_subwords(chunk.text) + subword_tokens(" ".join(chunk.symbols))))
-    for term in symbol_terms(chunk.symbols):
-        doc.add_text("symbols", term)
-    doc.add_unsigned("start", chunk.start_line)
-    doc.add_unsigned("end", chunk.end_line)
+# Everything a document needs, as plain picklable values: worker processes prepare these (the
+# Python-heavy part of indexing) and the single writer turns them into Tantivy documents.
+PreparedChunk = tuple  # (start, end, body, title, ident, symbol_terms, meta_json_bytes)
+
+
+def prepare_chunk(chunk: Chunk) -> PreparedChunk:
     meta = {"k": chunk.kind, "l": chunk.language, "h": list(chunk.heading), "s": list(chunk.symbols), "d": chunk.doc}
-    doc.add_bytes("meta", json.dumps(meta, ensure_ascii=False).encode())
+    return (
+        chunk.start_line,
+        chunk.end_line,
+        chunk.text,
+        title_text(chunk),
+        " ".join(camel_subwords(chunk.text) + subword_tokens(" ".join(chunk.symbols))),
+        tuple(symbol_terms(chunk.symbols)),
+        json.dumps(meta, ensure_ascii=False).encode(),
+    )
+
+
+def prepared_to_document(path: str, prepared: PreparedChunk) -> tantivy.Document:
+    start, end, body, title, ident, symbols, meta = prepared
+    doc = tantivy.Document()
+    doc.add_text("path", path)
+    doc.add_text("body", body)
+    doc.add_text("title", title)
+    doc.add_text("ident", ident)
+    for term in symbols:
+        doc.add_text("symbols", term)
+    doc.add_unsigned("start", start)
+    doc.add_unsigned("end", end)
+    doc.add_bytes("meta", meta)
     return doc
+
+
+def chunk_to_document(chunk: Chunk) -> tantivy.Document:
+    return prepared_to_document(chunk.path, prepare_chunk(chunk))
 
 
 def document_to_chunk(doc: tantivy.Document) -> Chunk:
