@@ -1,0 +1,140 @@
+"""``ragls/ask`` (and the ``ragls.ask`` command): a streamed, cited, cancellable answer.
+
+Cancellation pattern: the handler is a coroutine; the answer is computed in the thread pool with a
+``threading.Event`` it checks (the model stops generating when it is set). ``$/cancelRequest``
+cancels the coroutine (pygls then answers RequestCancelled) and we set the event; a progress cancel
+(``window/workDoneProgress/cancel``) sets the event and we answer RequestCancelled ourselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled, JsonRpcServerNotInitialized
+
+from ragls.core.hover import hover_symbol, identifier_at, line_text
+from ragls.lsp import convert, protocol
+from ragls.lsp.server import RaglsServer
+
+log = logging.getLogger(__name__)
+
+# Test hook: hold every answer this long (interruptible by cancellation) so that cancellation can
+# be tested end to end without a slow model. Unset in normal use.
+_ANSWER_DELAY_S = float(os.environ.get("RAGLS_TEST_ANSWER_DELAY_S", "0") or 0)
+
+
+def _focus(server: RaglsServer, params: protocol.AskParams) -> str | None:
+    """The selection, or the identifier at the position, that the question is about."""
+    if params.uri is None or (params.range is None and params.position is None):
+        return None
+    text = server.document_text(params.uri)
+    if text is None:
+        return None
+    encoding = server.encoding
+    if params.range is not None:
+        start, end = params.range.start, params.range.end
+        lines = [line_text(text, n) or "" for n in range(start.line, end.line + 1)]
+        if not lines:
+            return None
+        first = convert.column_to_codepoints(lines[0], start.character, encoding)
+        last = convert.column_to_codepoints(lines[-1], end.character, encoding)
+        if len(lines) == 1:
+            selected = lines[0][first:last]
+        else:
+            selected = "\n".join([lines[0][first:], *lines[1:-1], lines[-1][:last]])
+        return selected.strip()[: protocol.MAX_FOCUS_CHARS] or None
+    line = line_text(text, params.position.line)
+    if line is None:
+        return None
+    found = identifier_at(line, 0, convert.column_to_codepoints(line, params.position.character, encoding))
+    if found is None:
+        return None
+    return hover_symbol(found.name) or found.name
+
+
+def _adapters(server: RaglsServer, params: protocol.AskParams) -> list[tuple[str, float]] | None:
+    if params.adapters is None:
+        return None
+    scales = {spec.name: spec.scale for spec in server.settings.model.adapters}
+    return [(a.name, a.scale if a.scale is not None else scales.get(a.name, 1.0)) for a in params.adapters]
+
+
+def _link_outer_request(server: RaglsServer) -> None:
+    """For ``workspace/executeCommand``: pygls runs the command as an inner task, and a
+    ``$/cancelRequest`` for the outer request cancels only the outer future. Cancel this task with it."""
+    task = asyncio.current_task()
+    outer = server.protocol._request_futures.get(server.protocol.msg_id) if server.protocol.msg_id is not None else None
+    if task is None or outer is None or outer is task:
+        return
+    loop = asyncio.get_running_loop()
+    outer.add_done_callback(lambda f: loop.call_soon_threadsafe(task.cancel) if f.cancelled() else None)
+
+
+async def ask(server: RaglsServer, raw: Any, *, from_command: bool = False) -> dict:
+    params = protocol.parse_ask_params(raw)
+    if server.answerer is None or server.workspaces is None:
+        raise JsonRpcServerNotInitialized("ragls is not initialized yet")
+    if from_command:
+        _link_outer_request(server)
+    focus = _focus(server, params)
+    adapters = _adapters(server, params)
+    answerer = server.answerer
+    cancel = threading.Event()
+    token = params.work_done_token
+    progress = server.work_done_progress
+
+    if token is not None:
+        progress.tokens.pop(token, None)  # a reused token must not inherit an old cancellation
+        progress.begin(token, types.WorkDoneProgressBegin(title=protocol.ASK_TITLE, message="Searching…", cancellable=True))
+        progress.tokens[token].add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
+
+    def on_delta(delta: str) -> None:  # worker thread; call_soon_threadsafe keeps the order
+        if token is not None and delta and not cancel.is_set():
+            server.from_thread(progress.report, token, types.WorkDoneProgressReport(message=delta))
+
+    def answer():
+        if _ANSWER_DELAY_S:
+            cancel.wait(_ANSWER_DELAY_S)
+        if cancel.is_set():
+            return None
+        return answerer.ask(
+            params.question,
+            focus=focus,
+            passages=params.max_passages,
+            adapters=adapters,
+            temperature=params.temperature,
+            seed=params.seed,
+            on_delta=on_delta,
+            cancel=cancel,
+        )
+
+    def end(message: str) -> None:
+        if token is not None:
+            progress.end(token, types.WorkDoneProgressEnd(message=message))
+            progress.tokens.pop(token, None)
+
+    try:
+        result = await server.in_pool(answer)
+    except asyncio.CancelledError:
+        cancel.set()
+        end("cancelled")
+        raise
+    except BaseException:
+        cancel.set()
+        end("failed")
+        raise
+    if cancel.is_set() or result is None:
+        end("cancelled")
+        raise JsonRpcRequestCancelled("ragls/ask was cancelled")
+    end("")
+    return convert.ask_result(
+        result,
+        server.line_of,
+        index_complete=server.workspaces.index_complete,
+        encoding=server.encoding,
+    )

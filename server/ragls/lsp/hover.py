@@ -1,0 +1,43 @@
+"""``textDocument/hover``: what the workspace says about the identifier under the cursor.
+
+Hover runs whenever the mouse rests on a word, so it must answer fast and mostly answer nothing:
+keywords, common words and short names are refused from the text alone
+(:mod:`ragls.core.hover`) before the index is touched.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from ragls.core.hover import hover_symbol, identifier_at, line_text
+from ragls.lsp import convert
+from ragls.lsp.server import RaglsServer
+
+
+async def hover(server: RaglsServer, params: types.HoverParams) -> types.Hover | None:
+    if not server.settings.hover.enabled or server.answerer is None:
+        return None
+    text = server.document_text(params.text_document.uri)
+    if text is None:
+        return None
+    line = line_text(text, params.position.line)
+    if line is None:
+        return None
+    column = convert.column_to_codepoints(line, params.position.character, server.encoding)
+    found = identifier_at(line, 0, column)
+    if found is None:
+        return None
+    symbol = hover_symbol(found.name)
+    if symbol is None:
+        return None
+    where = server.document_folder(params.text_document.uri)
+    near_path = where[1] if where else None
+    answer = await server.in_pool(server.answerer.explain_symbol, symbol, near_path=near_path)
+    if answer is None or answer.abstained or not answer.citations:
+        return None  # a hover without a source would be noise
+    index_complete = server.workspaces.index_complete if server.workspaces else False
+    return convert.hover(
+        answer,
+        convert.word_range(line, params.position.line, found.start, found.end, server.encoding),
+        index_complete=index_complete,
+    )

@@ -1,0 +1,512 @@
+"""The ragls language server: state, lifecycle and LSP handlers.
+
+Where things run (the rule every handler follows):
+- State changes (settings, folders, open documents) happen on the event loop, in handlers.
+- Index writes run on the one index worker (:mod:`ragls.lsp.workspaces`).
+- Searches and answers run in the thread pool on index snapshots (``run_in_executor``), so the
+  loop keeps reading messages — a ``$/cancelRequest`` or a hover is never stuck behind an answer.
+- Anything sent from another thread goes through ``loop.call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Coroutine
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from ragls import __version__
+from ragls.answering import Answerer
+from ragls.core.hover import line_text
+from ragls.index.workspace_index import IndexProgress, IndexReport
+from ragls.lsp import convert, protocol
+from ragls.lsp.progress import ServerProgress
+from ragls.lsp.rpc import RaglsProtocol, converter_factory
+from ragls.lsp.workspaces import Folder, FolderSpec, Workspaces
+from ragls.settings import Settings, parse_settings
+
+log = logging.getLogger("ragls.lsp")
+
+# Typing in a buffer re-indexes it once this long after the last keystroke.
+BUFFER_DEBOUNCE_S = 0.15
+CONFIGURATION_TIMEOUT_S = 5.0
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """``override`` on top of ``base``; a null in ``override`` keeps ``base`` (a client's "unset")."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            if value is not None:
+                merged[key] = _merge(base.get(key), value)
+        return merged
+    return base if override is None else override
+
+
+class RaglsServer(LanguageServer):
+    def __init__(self, cli_settings: dict | None = None, *, force_polling: bool = False) -> None:
+        # The stdin reader shares this pool: with few workers a quick request waits behind answers.
+        super().__init__(
+            "ragls",
+            __version__,
+            protocol_cls=RaglsProtocol,
+            converter_factory=converter_factory,
+            max_workers=8,
+        )
+        self.settings = Settings()
+        self._cli_settings = cli_settings or {}
+        self._init_options: Any = None
+        self._client_config: Any = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.workspaces: Workspaces | None = None
+        self.answerer: Answerer | None = None
+        self.model: Any = None  # ragls.model.host.ModelHost when a model is configured
+        self._model_failure_shown = False
+        self._force_polling = force_polling
+        self._tasks: set[asyncio.Task] = set()
+        self._buffer_timers: dict[str, asyncio.TimerHandle] = {}
+        self._open_paths: dict[Path, str] = {}  # absolute path of an open document -> its URI
+        self._indexing_bars: dict[str, ServerProgress] = {}
+        self._shut_down = False
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine, name: str) -> asyncio.Task:
+        """Start a background task that is tracked and whose failure is logged, never lost."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task %r failed", name, exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    def from_thread(self, fn: Callable, *args: Any) -> None:
+        """Run ``fn(*args)`` on the event loop (safe from any thread)."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    async def in_pool(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.thread_pool, functools.partial(fn, *args, **kwargs))
+
+    def message(self, text: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        log.log(logging.WARNING if kind <= types.MessageType.Warning else logging.INFO, "%s", text)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=text))
+
+    @property
+    def encoding(self) -> str:
+        try:
+            return str(self.workspace.position_encoding or convert.UTF16)
+        except RuntimeError:  # before initialize
+            return convert.UTF16
+
+    def _client_supports(self, dotted: str) -> bool:
+        value: Any = self.client_capabilities
+        for part in dotted.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                return False
+        return bool(value)
+
+    # --- documents -----------------------------------------------------------------------------
+
+    def document_text(self, uri: str) -> str | None:
+        doc = self.workspace.text_documents.get(unquote(uri)) if self.workspace else None
+        if doc is not None:
+            return doc.source
+        path = convert.uri_to_path(uri)
+        if path is None:
+            return None
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    def line_of(self, path: Path, line: int) -> str | None:
+        """Line ``line`` (0-based) as the user sees it: the open buffer if any, else the file."""
+        uri = self._open_paths.get(path)
+        text = self.document_text(uri) if uri else None
+        if text is None:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return None
+        return line_text(text, line)
+
+    def document_folder(self, uri: str) -> tuple[Folder, str] | None:
+        path = convert.uri_to_path(uri)
+        if path is None or self.workspaces is None:
+            return None
+        path = Path(os.path.abspath(path))
+        folder = self.workspaces.folder_for(path)
+        if folder is None:
+            return None
+        rel = folder.relative(path)
+        return (folder, rel) if rel else None
+
+    def buffer_opened(self, uri: str, text: str) -> None:
+        path = convert.uri_to_path(uri)
+        if path is not None:
+            self._open_paths[Path(os.path.abspath(path))] = uri
+        where = self.document_folder(uri)
+        if where is None:
+            return
+        folder, rel = where
+        try:
+            on_disk = (folder.root / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            on_disk = None
+        if on_disk != text:  # only unsaved differences need an overlay; most opens have none
+            self.workspaces.set_buffer(folder, rel, text)
+
+    def buffer_changed(self, uri: str) -> None:
+        if (timer := self._buffer_timers.pop(uri, None)) is not None:
+            timer.cancel()
+        self._buffer_timers[uri] = asyncio.get_running_loop().call_later(BUFFER_DEBOUNCE_S, self._flush_buffer, uri)
+
+    def _flush_buffer(self, uri: str) -> None:
+        self._buffer_timers.pop(uri, None)
+        doc = self.workspace.text_documents.get(unquote(uri))
+        where = self.document_folder(uri)
+        if doc is None or where is None:
+            return
+        folder, rel = where
+        self.workspaces.set_buffer(folder, rel, doc.source)
+
+    def buffer_closed(self, uri: str) -> None:
+        if (timer := self._buffer_timers.pop(uri, None)) is not None:
+            timer.cancel()
+        path = convert.uri_to_path(uri)
+        if path is not None:
+            self._open_paths.pop(Path(os.path.abspath(path)), None)
+        where = self.document_folder(uri)
+        if where is not None:
+            self.workspaces.set_buffer(where[0], where[1], None)
+
+    def _overlay_open_documents(self) -> None:
+        """Buffers opened before their folder existed (during startup) get their overlay now."""
+        for doc in list(self.workspace.text_documents.values()):
+            self.buffer_opened(doc.uri, doc.source)
+
+    # --- settings ------------------------------------------------------------------------------
+
+    def _apply_settings(self, raw: Any, *, first: bool) -> None:
+        settings, warnings = parse_settings(raw if raw is not None else {})
+        for warning in warnings:
+            self.message(warning)
+        previous, self.settings = self.settings, settings
+        if self.answerer is not None:
+            self.answerer.settings = settings
+        if not first and self.workspaces is not None and settings.index != previous.index:
+            log.info("index settings changed: re-opening every folder")
+            specs = [FolderSpec(f.uri, f.root) for f in self.workspaces.folders]
+            for spec in specs:
+                self.workspaces.remove(spec.root)
+            self.workspaces.settings = settings.index
+            for spec in specs:
+                self.workspaces.add(spec)
+            self._overlay_open_documents()
+        if not first and settings.model != previous.model:
+            self._update_model(settings)
+
+    async def _pull_configuration(self) -> Any:
+        if not self._client_supports("workspace.configuration"):
+            return None
+        try:
+            result = await asyncio.wait_for(
+                self.workspace_configuration_async(types.ConfigurationParams(items=[types.ConfigurationItem(section="ragls")])),
+                CONFIGURATION_TIMEOUT_S,
+            )
+        except Exception as exc:
+            log.info("workspace/configuration failed: %s", exc)
+            return None
+        value = result[0] if result else None
+        return value if isinstance(value, dict) else None
+
+    def _raw_settings(self) -> Any:
+        return _merge(_merge(self._cli_settings, self._init_options or {}), self._client_config or {})
+
+    # --- model ---------------------------------------------------------------------------------
+
+    def _create_model(self, settings: Settings) -> None:
+        if not (settings.model.path or settings.model.remote.url):
+            return
+        try:
+            from ragls.model.host import ModelHost  # optional: not every install has a model
+        except ImportError as exc:
+            self.message(f"ragls: a model is configured but the model support is unavailable ({exc}); answering from retrieval only")
+            return
+        try:
+            self.model = ModelHost(settings.model)
+            self.model.start()
+        except Exception as exc:
+            log.exception("model start failed")
+            self.message(f"ragls: the model could not be started ({exc}); answering from retrieval only")
+            self.model = None
+        if self.answerer is not None:
+            self.answerer.model = self.model
+
+    def _update_model(self, settings: Settings) -> None:
+        if self.model is None:
+            self._create_model(settings)
+            return
+        try:
+            self.model.update_settings(settings.model)
+        except Exception as exc:
+            log.exception("model settings update failed")
+            self.message(f"ragls: could not apply the model settings ({exc})")
+
+    def model_status(self) -> dict:
+        if self.model is None:
+            return {"state": "none", "detail": "no model configured: answers are extractive", "path": None, "adapters": []}
+        try:
+            status = self.model.status()
+        except Exception as exc:
+            return {"state": "failed", "detail": str(exc), "path": self.settings.model.path, "adapters": []}
+        state = getattr(status, "state", "failed")
+        if state == "failed" and not self._model_failure_shown:
+            self._model_failure_shown = True
+            self.message(f"ragls: the model failed ({getattr(status, 'detail', '')}); answering from retrieval only")
+        adapters = [
+            {"name": a.name, "scale": a.scale, "active": bool(getattr(a, "active", False))}
+            for a in getattr(status, "adapters", ()) or ()
+        ]
+        return {
+            "state": state,
+            "detail": str(getattr(status, "detail", "")),
+            "path": getattr(status, "path", None) or self.settings.model.path,
+            "adapters": adapters,
+        }
+
+    async def _watch_model(self) -> None:
+        """Tell the user once when the model fails to load (the status request also reports it)."""
+        while self.model is not None and not self._shut_down and not self._model_failure_shown:
+            state = self.model_status()["state"]
+            if state in ("ready", "none"):
+                return
+            await asyncio.sleep(0.5)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def on_initialize(self, params: types.InitializeParams) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._init_options = params.initialization_options
+        self._apply_settings(self._raw_settings(), first=True)
+
+    async def on_initialized(self) -> None:
+        self._client_config = await self._pull_configuration()
+        if self._client_config is not None:
+            self._apply_settings(self._raw_settings(), first=True)
+        self.workspaces = Workspaces(self.settings.index, _WorkspaceEvents(self), force_polling=self._force_polling)
+        self.answerer = Answerer(self.workspaces.indexes, self.settings, None)
+        self._create_model(self.settings)
+        if self.model is not None:
+            self.spawn(self._watch_model(), "model watch")
+        for spec in self._initial_folders():
+            self.workspaces.add(spec)
+        self._overlay_open_documents()
+
+    def _initial_folders(self) -> list[FolderSpec]:
+        specs = []
+        for folder in self.workspace.folders.values():
+            path = convert.uri_to_path(folder.uri)
+            if path is not None:
+                specs.append(FolderSpec(folder.uri, path))
+        if not specs and self.workspace.root_uri:
+            path = convert.uri_to_path(self.workspace.root_uri)
+            if path is not None:
+                specs.append(FolderSpec(self.workspace.root_uri, path))
+        return specs
+
+    async def on_configuration_changed(self, params: types.DidChangeConfigurationParams) -> None:
+        pushed = params.settings.get("ragls") if isinstance(params.settings, dict) else None
+        self._client_config = pushed if isinstance(pushed, dict) else await self._pull_configuration()
+        self._apply_settings(self._raw_settings(), first=False)
+
+    def on_folders_changed(self, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        if self.workspaces is None:
+            return
+        for removed in params.event.removed or []:
+            if (path := convert.uri_to_path(removed.uri)) is not None:
+                self.workspaces.remove(path)
+        for added in params.event.added or []:
+            if (path := convert.uri_to_path(added.uri)) is not None:
+                self.workspaces.add(FolderSpec(added.uri, path))
+        self._overlay_open_documents()
+
+    def on_shutdown(self) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        for timer in self._buffer_timers.values():
+            timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.workspaces is not None:
+            self.workspaces.close()
+        if self.model is not None:
+            try:
+                self.model.close()
+            except Exception:
+                log.exception("closing the model failed")
+
+    # --- indexing progress (called from the index worker) ------------------------------------
+
+    def _indexing_started(self, folder: Folder, rebuild: bool) -> None:
+        bar = ServerProgress(
+            self,
+            protocol.INDEXING_TITLE,
+            self.spawn,
+            supported=self._client_supports("window.work_done_progress"),
+        )
+        self._indexing_bars[folder.key] = bar
+        bar.begin(f"{'rebuilding' if rebuild else 'indexing'} {folder.name}")
+
+    def _indexing_progress(self, folder: Folder, progress: IndexProgress) -> None:
+        if (bar := self._indexing_bars.get(folder.key)) is not None:
+            percentage = int(progress.done_files * 100 / progress.total_files) if progress.total_files else 100
+            bar.report(f"{progress.done_files}/{progress.total_files} files", percentage)
+
+    def _indexing_finished(self, folder: Folder, report: IndexReport | None, error: str | None) -> None:
+        bar = self._indexing_bars.pop(folder.key, None)
+        if error:
+            self.message(f"ragls: {error}", types.MessageType.Error)
+        summary = (
+            f"{folder.name}: {report.files} files, {report.chunks} passages in {report.seconds:.1f} s"
+            if report is not None
+            else f"{folder.name}: not indexed"
+        )
+        log.info("indexing finished: %s", summary)
+        if bar is not None:
+            bar.end(summary)
+
+
+class _WorkspaceEvents:
+    """Forwards index-worker and watcher events onto the event loop."""
+
+    def __init__(self, server: RaglsServer) -> None:
+        self._server = server
+
+    def indexing_started(self, folder: Folder, rebuild: bool) -> None:
+        self._server.from_thread(self._server._indexing_started, folder, rebuild)
+
+    def indexing_progress(self, folder: Folder, progress: IndexProgress) -> None:
+        self._server.from_thread(self._server._indexing_progress, folder, progress)
+
+    def indexing_finished(self, folder: Folder, report: IndexReport | None, error: str | None) -> None:
+        self._server.from_thread(self._server._indexing_finished, folder, report, error)
+
+    def warn(self, message: str) -> None:
+        self._server.from_thread(self._server.message, message)
+
+
+# --- error handling for request handlers ------------------------------------------------------
+
+def answers_errors(handler: Callable) -> Callable:
+    """Bad params → InvalidParams; any other failure is logged and answered with InternalError.
+
+    The server keeps serving either way; cancellation passes through untouched.
+    """
+
+    @functools.wraps(handler)
+    async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await handler(*args, **kwargs)
+        except protocol.InvalidParams as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        except (asyncio.CancelledError, JsonRpcException):
+            raise
+        except Exception as exc:
+            log.exception("request %s failed", handler.__name__)
+            raise JsonRpcInternalError(f"ragls internal error in {handler.__name__}: {exc}") from exc
+
+    return wrapped
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+class _ClientLogHandler(logging.Handler):
+    """Mirrors ragls' own log records to the editor's log (``window/logMessage``)."""
+
+    _LEVELS = {
+        logging.ERROR: types.MessageType.Error,
+        logging.WARNING: types.MessageType.Warning,
+        logging.INFO: types.MessageType.Info,
+    }
+
+    def __init__(self, server: RaglsServer) -> None:
+        super().__init__(level=logging.INFO)
+        self._server = server
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._server.loop is None or self._server._shut_down:
+            return
+        try:
+            kind = next((t for level, t in self._LEVELS.items() if record.levelno >= level), types.MessageType.Log)
+            params = types.LogMessageParams(type=kind, message=self.format(record))
+            self._server.from_thread(self._server.window_log_message, params)
+        except Exception:  # logging must never raise into the code that logged
+            self.handleError(record)
+
+
+def _settings_from_cli(args: Any) -> dict:
+    """Model flags of ``ragls serve`` as raw settings (initializationOptions override them)."""
+    model: dict[str, Any] = {}
+    for flag, key in (
+        ("model", "path"), ("temperature", "temperature"), ("seed", "seed"), ("ctx_size", "contextSize"),
+        ("gpu_layers", "gpuLayers"), ("threads", "threads"), ("max_tokens", "maxTokens"),
+    ):
+        if getattr(args, flag, None) is not None:
+            model[key] = getattr(args, flag)
+    adapters = []
+    for spec in getattr(args, "adapter", None) or []:
+        path, _, scale = spec.partition(":") if not os.path.exists(spec) else (spec, "", "")
+        try:
+            adapters.append({"path": path, **({"scale": float(scale)} if scale else {})})
+        except ValueError:
+            adapters.append({"path": spec})
+    if adapters:
+        model["adapters"] = adapters
+    if getattr(args, "remote_url", None):
+        model["remote"] = {"url": args.remote_url, "model": getattr(args, "remote_model", None), "apiKey": os.environ.get("RAGLS_API_KEY")}
+    return {"model": model} if model else {}
+
+
+def serve(args: Any = None) -> int:
+    """Run the language server (``ragls --stdio``, ``ragls serve [--tcp HOST:PORT]``)."""
+    from ragls.lsp.handlers import create_server
+
+    logging.getLogger("ragls").setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    logging.getLogger("pygls").setLevel(logging.DEBUG if os.environ.get("RAGLS_DEBUG_PYGLS") else logging.WARNING)  # pygls logs every message body at INFO
+    if not logging.getLogger().handlers:
+        logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    server = create_server(_settings_from_cli(args), force_polling=os.environ.get("RAGLS_FORCE_POLLING") == "1")
+    logging.getLogger("ragls").addHandler(_ClientLogHandler(server))
+    tcp = getattr(args, "tcp", None)
+    try:
+        if tcp:
+            host, _, port = tcp.rpartition(":")
+            server.start_tcp(host or "127.0.0.1", int(port))
+        else:
+            # The protocol owns the real stdout. Anything else that writes to fd 1 (a stray print, a
+            # C library) would corrupt the message stream, so fd 1 becomes stderr for everyone else.
+            protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+            sys.stdout.flush()
+            os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+            sys.stdout = sys.stderr
+            server.start_io(sys.stdin.buffer, protocol_out)
+    finally:
+        server.on_shutdown()
+    return 0
