@@ -1,0 +1,80 @@
+"""A real editor as the client: headless Neovim hovers a symbol and shows ragls' cited answer.
+
+Needs ``nvim`` (Debian: ``apt-get install -y neovim``, 0.7.2 works); skipped without it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NVIM = shutil.which("nvim")
+SCRIPT = Path(__file__).with_name("hover_test.lua")
+
+DOC = """\
+# Retries
+
+Some intro text about the client library.
+
+## Retry policy
+
+The `retry_policy` decides how often a failed request is sent again.
+A retry_policy has a maximum number of attempts and a backoff factor.
+"""
+
+CODE = """\
+class Session:
+    def __init__(self, retry_policy=None):
+        self.retry_policy = retry_policy
+"""
+
+
+def between(text: str, begin: str, end: str) -> str:
+    return text.split(begin + "\n", 1)[1].split("\n" + end, 1)[0]
+
+
+@pytest.mark.skipif(NVIM is None, reason="nvim is not installed")
+def test_neovim_hover_shows_the_citation(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "retry.md").write_text(DOC)
+    (root / "session.py").write_text(CODE)
+    line = 3  # 1-based: `        self.retry_policy = retry_policy`
+    col = CODE.splitlines()[line - 1].index("retry_policy") + 2
+    cited_line = next(n for n, text in enumerate(DOC.splitlines(), 1) if "decides how often" in text)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "RAGLS_TEST_ROOT": str(root),
+        "RAGLS_TEST_FILE": str(root / "session.py"),
+        "RAGLS_TEST_LINE": str(line),
+        "RAGLS_TEST_COL": str(col),
+        "RAGLS_TEST_PYTHON": sys.executable,
+        "RAGLS_TEST_INDEX_DIR": str(tmp_path / "indexes"),
+    }
+    proc = subprocess.run(
+        [NVIM, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {SCRIPT}"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    raw = between(proc.stdout, "RAW-BEGIN", "RAW-END")
+    link = f"[docs/retry.md:{cited_line}-{cited_line}]({(root / 'docs' / 'retry.md').as_uri()}#L{cited_line})"
+    assert link in raw
+    shown = between(proc.stdout, "FLOAT-BEGIN", "FLOAT-END")
+    assert f"docs/retry.md:{cited_line}-{cited_line}" in shown
+    assert "retry_policy" in shown
