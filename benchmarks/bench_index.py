@@ -91,6 +91,8 @@ def main() -> None:
         kind, root, index_dir, exclude = args.child
         result = (child_baseline if kind == "baseline" else child_ragls)(root, json.loads(exclude), index_dir)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # worker processes (chunking runs in them): the largest one's peak
+        result["worker_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(json.dumps(result))
         return
     print(f"{'corpus':8} {'files':>6} {'MB':>6} {'baseline MB/s':>14} {'ragls MB/s':>11} {'ratio':>6} {'re-run s':>9} {'re-run %':>9} {'peak RSS MB':>12}")
@@ -107,7 +109,11 @@ def main() -> None:
             f"{name:8} {cold['files']:>6} {cold['mb']:>6.1f} {base_rate:>14.1f} {cold_rate:>11.1f} {cold_rate / base_rate:>6.2f} "
             f"{warm['seconds']:>9.2f} {100 * warm['seconds'] / cold['seconds']:>8.1f}% {cold['peak_rss_mb']:>12.0f}"
         )
-        print(f"         chunks {cold['chunks']}, skipped {cold['skipped']}, baseline peak RSS {base['peak_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"         chunks {cold['chunks']}, skipped {cold['skipped']}; largest worker's peak RSS "
+            f"{cold['worker_peak_rss_mb']:.0f} MB; baseline peak RSS {base['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

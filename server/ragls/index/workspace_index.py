@@ -16,11 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -31,7 +33,7 @@ from ragls.core.chunking import chunk_document, language_for
 from ragls.core.types import SearchResult
 from ragls.core.workspace import IgnoreRules, check_file, discover
 from ragls.index.retrieval import Retriever
-from ragls.index.schema import SCHEMA_VERSION, build_schema, chunk_to_document
+from ragls.index.schema import SCHEMA_VERSION, build_schema, chunk_to_document, prepare_chunk, prepared_to_document
 from ragls.settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ _BUFFER_OK_REASONS = {"missing", "empty", "unreadable", "too-large", "binary"}
 # Commit at least this often during a long sync, so a kill loses little and readers see progress.
 _COMMIT_EVERY_FILES = 2000
 _COMMIT_EVERY_SECONDS = 10.0
+# Below this much work, starting worker processes costs more than it saves.
+_PARALLEL_MIN_FILES = 200
+_PARALLEL_MIN_BYTES = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,19 +218,28 @@ class WorkspaceIndex:
                 writer.delete_documents_by_term("path", stale)
                 del self._manifest[stale]
                 report.removed += 1
+            # Only files whose size or mtime differ from the manifest are read at all.
+            todo = []
+            for wfile in discovery.files:
+                known = self._manifest.get(wfile.path)
+                if wfile.path in self._overlays or (known and known["size"] == wfile.size and known["mtime_ns"] == wfile.mtime_ns):
+                    report.unchanged += wfile.path not in self._overlays
+                else:
+                    todo.append(wfile)
+            done_before = total - len(todo)
             last_commit, pending = time.monotonic(), 0
-            for done, wfile in enumerate(discovery.files, 1):
+            for done, (wfile, prepared) in enumerate(self._prepare_all(todo, cancel), done_before + 1):
                 if cancel is not None and cancel.is_set():
                     report.messages.append("indexing cancelled; the index holds what was committed")
                     break
-                if wfile.path not in self._overlays:
-                    changed = self._index_file(writer, wfile.path, wfile.abs_path, wfile.size, wfile.mtime_ns, report)
-                    pending += changed
+                pending += self._apply(writer, wfile, prepared, report)
                 if progress is not None and (done % 50 == 0 or done == total):
                     progress(IndexProgress(done, total, f"{done}/{total} files"))
                 if pending >= _COMMIT_EVERY_FILES or (pending and time.monotonic() - last_commit > _COMMIT_EVERY_SECONDS):
                     self._commit(writer)
                     last_commit, pending = time.monotonic(), 0
+            if progress is not None and not todo:
+                progress(IndexProgress(total, total, f"{total}/{total} files"))
             self._commit(writer)
             self._skipped = report.skipped
             return self._finish(report, started)
@@ -251,7 +265,8 @@ class WorkspaceIndex:
                     else:
                         report.skipped[checked] += 1
                     continue
-                self._index_file(writer, rel, checked.abs_path, checked.size, checked.mtime_ns, report)
+                known_hash = (self._manifest.get(rel) or {}).get("hash")
+                self._apply(writer, checked, prepare_file(rel, str(checked.abs_path), known_hash), report)
             self._commit(writer)
             return self._finish(report, started)
 
@@ -308,39 +323,43 @@ class WorkspaceIndex:
                 self.set_overlay(rel, text)
             return report
 
-    def _index_file(
-        self,
-        writer: tantivy.IndexWriter,
-        rel: str,
-        abs_path: Path,
-        size: int,
-        mtime_ns: int,
-        report: IndexReport,
-    ) -> int:
-        """(Re)index one file if it changed; returns 1 when the index was touched."""
+    def _prepare_all(self, files: list, cancel: threading.Event | None):
+        """Yield (file, prepared) in order; the reading and chunking run in worker processes when
+        there is enough of it to pay for starting them (Python chunking is the bottleneck)."""
+        jobs = [(f.path, str(f.abs_path), (self._manifest.get(f.path) or {}).get("hash")) for f in files]
+        workers = min(os.cpu_count() or 1, 4)
+        if workers < 2 or len(jobs) < _PARALLEL_MIN_FILES or sum(f.size for f in files) < _PARALLEL_MIN_BYTES:
+            for wfile, job in zip(files, jobs):
+                yield wfile, prepare_file(*job)
+            return
+        # spawn, not fork: the server has threads (pygls, Tantivy) that fork would copy mid-flight
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            try:
+                for wfile, prepared in zip(files, pool.map(prepare_file, *zip(*jobs), chunksize=8)):
+                    yield wfile, prepared
+                    if cancel is not None and cancel.is_set():
+                        break
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _apply(self, writer: tantivy.IndexWriter, wfile, prepared: "PreparedFile", report: IndexReport) -> int:
+        """Write one prepared file into the index; returns 1 when the index was touched."""
+        rel = wfile.path
         known = self._manifest.get(rel)
-        if known and known["size"] == size and known["mtime_ns"] == mtime_ns:
-            report.unchanged += 1
-            return 0
-        try:
-            data = abs_path.read_bytes()
-        except OSError as exc:  # deleted or made unreadable mid-run
+        if prepared.error is not None:  # deleted or made unreadable mid-run
             report.skipped["unreadable"] += 1
-            self.log.info("skipping %s: %s", rel, exc)
+            self.log.info("skipping %s: %s", rel, prepared.error)
             if known:
                 writer.delete_documents_by_term("path", rel)
                 del self._manifest[rel]
                 report.removed += 1
                 return 1
             return 0
-        report.bytes_read += len(data)
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        if known and known["hash"] == digest:
-            known.update(size=size, mtime_ns=mtime_ns)  # touched, not changed
+        report.bytes_read += prepared.size
+        if prepared.chunks is None:  # same content, only touched
+            known.update(size=wfile.size, mtime_ns=wfile.mtime_ns)
             report.unchanged += 1
             return 0
-        text = _decode(data)
-        chunks = chunk_document(rel, text)
         # Always delete first: the index may hold documents the manifest does not know about
         # (a kill after a commit but before the manifest write, a closed editor buffer).
         writer.delete_documents_by_term("path", rel)
@@ -348,9 +367,9 @@ class WorkspaceIndex:
             report.updated += 1
         else:
             report.added += 1
-        for chunk in chunks:
-            writer.add_document(chunk_to_document(chunk))
-        self._manifest[rel] = {"size": size, "mtime_ns": mtime_ns, "hash": digest, "chunks": len(chunks)}
+        for chunk in prepared.chunks:
+            writer.add_document(prepared_to_document(rel, chunk))
+        self._manifest[rel] = {"size": wfile.size, "mtime_ns": wfile.mtime_ns, "hash": prepared.digest, "chunks": len(prepared.chunks)}
         return 1
 
     def _commit(self, writer: tantivy.IndexWriter) -> None:
@@ -419,6 +438,27 @@ class WorkspaceIndex:
                 except Exception:  # the writer is consumed either way; nothing to lose
                     pass
                 self._writer = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFile:
+    size: int  # bytes read
+    digest: str | None
+    chunks: list | None  # prepared chunks; None when the content hash is unchanged
+    error: str | None = None
+
+
+def prepare_file(rel: str, abs_path: str, known_hash: str | None) -> PreparedFile:
+    """Read, hash, chunk and prepare one file (runs in worker processes; must stay picklable)."""
+    try:
+        data = Path(abs_path).read_bytes()
+    except OSError as exc:
+        return PreparedFile(0, None, None, error=str(exc))
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if digest == known_hash:
+        return PreparedFile(len(data), digest, None)
+    chunks = [prepare_chunk(chunk) for chunk in chunk_document(rel, _decode(data))]
+    return PreparedFile(len(data), digest, chunks)
 
 
 def _decode(data: bytes) -> str:
