@@ -103,12 +103,11 @@ async function main() {
     step = 'status bar';
     const statusText = await eventually('the ragls status bar item to show the indexed files', async () => {
       const items = await page.locator('.statusbar-item').allInnerTexts();
-      return items.find((t) => /ragls: \d+ files? ·/.test(t));
+      // Both example files indexed (the count grows while indexing runs).
+      return items.find((t) => /ragls: \d+ files? ·/.test(t) && Number(/(\d+) file/.exec(t)[1]) >= 2);
     }, 120000);
     timings.indexed = Date.now() - t0;
     log(`status bar: ${statusText.trim()}`);
-    const files = Number(/ragls: (\d+) file/.exec(statusText)[1]);
-    if (files < 2) throw new Error(`expected the 2 workspace files indexed, status says ${files}`);
 
     step = 'hover';
     // Screen position of `retry_policy` in "retry_policy(max_attempts=3)": Monaco splits lines into
@@ -191,6 +190,30 @@ async function main() {
       return /answer \(/.test(text) ? text : undefined;
     }, 15000);
     if (/couldn't create connection|failed to start/.test(channel)) throw new Error('server start errors in the log');
+
+    step = 'start failure';
+    // Point the extension at a server that does not exist: changing ragls.server.path restarts
+    // the server, and the user must get exactly one error that says what to do. (Workspace
+    // settings: code-server notices changes to those files; external edits of the user
+    // settings file are not picked up.)
+    fs.mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    fs.writeFileSync(
+      path.join(workspace, '.vscode', 'settings.json'),
+      JSON.stringify({ 'ragls.server.path': path.join(artefacts, 'no-such-ragls') }, null, 2),
+    );
+    const toast = await eventually('an error notification about the missing server', async () => {
+      const texts = await page.locator('.notifications-toasts .notification-toast').allInnerTexts();
+      return texts.some((t) => /does not exist/.test(t)) ? texts : undefined;
+    }, 30000);
+    await new Promise((r) => setTimeout(r, 3000)); // room for a retry storm to show up
+    const toasts = (await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).filter((t) => /ragls/i.test(t));
+    log(`notifications: ${JSON.stringify(toasts)}`);
+    if (toasts.length !== 1) throw new Error(`expected one ragls notification, got ${toasts.length}: ${JSON.stringify(toasts)}`);
+    if (!/Open Settings/.test(toasts[0])) throw new Error('the notification offers no way to fix the setting');
+    const statusAfter = (await page.locator('.statusbar-item').allInnerTexts()).find((t) => /ragls/.test(t));
+    log(`status bar after the failure: ${statusAfter && statusAfter.trim()}`);
+    timings.failure = Date.now() - t0;
+    void toast;
 
     await page.screenshot({ path: path.join(artefacts, 'final.png') });
     log(`PASS; timings (ms since start): ${JSON.stringify(timings)}`);

@@ -97,7 +97,18 @@ function escapeMarkdownText(text: string): string {
   return text.replace(/([\\`*_{}\[\]<>()#+!|])/g, '\\$1');
 }
 
-/** Citation snippet as a short blockquote-able single line. */
+/**
+ * The server marks query matches in snippets with `**…**` (core/types.py): keep those as bold,
+ * show everything else literally (a snippet is a quote, not Markdown to interpret).
+ */
+export function snippetMarkdown(snippet: string): string {
+  return snippet
+    .split(/\*\*(.+?)\*\*/)
+    .map((part, i) => (i % 2 === 1 ? `**${escapeMarkdownText(part)}**` : escapeMarkdownText(part)))
+    .join('');
+}
+
+/** Citation snippet as one line of at most `max` characters. */
 export function shortSnippet(snippet: string, max = 160): string {
   const flat = snippet.replace(/\s+/g, ' ').trim();
   return flat.length > max ? flat.slice(0, max - 1).trimEnd() + '…' : flat;
@@ -132,7 +143,7 @@ export function answerMarkdown(
     const lines = result.citations.map((c) => {
       const title = c.title ? ` — ${escapeMarkdownText(c.title)}` : '';
       // Two trailing spaces: a hard line break inside the list item, snippet below the link.
-      const snippet = c.snippet ? `  \n   *${escapeMarkdownText(shortSnippet(c.snippet))}*` : '';
+      const snippet = c.snippet ? `  \n   ${snippetMarkdown(shortSnippet(c.snippet))}` : '';
       return `${c.id}. [${escapeMarkdownText(citationLabel(c, relativePath))}](${href(c.id)})${title}${snippet}`;
     });
     out.push('**Sources**\n\n' + lines.join('\n'));

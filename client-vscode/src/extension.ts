@@ -48,6 +48,7 @@ class RaglsExtension implements vscode.Disposable {
   private exitCode: number | null | undefined;
   private spawnError: NodeJS.ErrnoException | undefined;
   private wasRunning = false;
+  private runningSince = 0;
   private readonly policy = new RestartPolicy();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly output: vscode.LogOutputChannel;
@@ -168,6 +169,7 @@ class RaglsExtension implements vscode.Disposable {
       }
       if (e.newState === State.Running) {
         this.wasRunning = true;
+        this.runningSince = Date.now();
         this.setPhase('running');
         this.schedulePoll(0);
       } else if (e.newState === State.Stopped && this.phase !== 'failed') {
@@ -293,7 +295,7 @@ class RaglsExtension implements vscode.Disposable {
       return;
     }
     this.renderStatus();
-    this.schedulePoll(nextPollMs(statusView(this.phase, this.lastStatus)));
+    this.schedulePoll(nextPollMs(statusView(this.phase, this.lastStatus), Date.now() - this.runningSince));
   }
 
   // --- commands ------------------------------------------------------------------------------

@@ -61,7 +61,9 @@ export function statusView(phase: ClientPhase, status?: StatusResult): StatusVie
   }
   const { files, indexing, pending } = summarise(status);
   const model = modelLabel(status);
-  const busy = indexing || pending > 0 || status.model.state === 'loading';
+  // A folder that never finished indexing (lastUpdate null) is about to start: keep polling fast.
+  const neverIndexed = status.folders.some((f) => f.lastUpdate === null);
+  const busy = indexing || neverIndexed || pending > 0 || status.model.state === 'loading';
   const icon = indexing ? '$(sync~spin)' : status.model.state === 'failed' ? '$(warning)' : '$(book)';
   const text = indexing
     ? `${icon} ragls: indexing ${plural(files, 'file')}`
@@ -97,7 +99,10 @@ export function statusReport(status: StatusResult): string {
   return lines.join('\n');
 }
 
-/** Poll quickly while something changes, slowly otherwise (the watcher keeps the index moving). */
-export function nextPollMs(view: StatusView): number {
-  return view.busy ? 2000 : 15000;
+/**
+ * Poll quickly while something changes and during the first half minute after start (indexing
+ * may not have begun at the first poll), slowly otherwise (the watcher keeps the index moving).
+ */
+export function nextPollMs(view: StatusView, msSinceStart = Infinity): number {
+  return view.busy || msSinceStart < 30000 ? 2000 : 15000;
 }

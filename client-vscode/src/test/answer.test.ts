@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import './vscodeStub';
 import {
   answerMarkdown, citationHref, citationIdFromHref, citationLabel, citationLocation, citedLines,
-  describeSource, linkCitationMarkers, openCitationArgs, renderMarkdown, splitCode,
+  describeSource, linkCitationMarkers, openCitationArgs, renderMarkdown, snippetMarkdown, splitCode,
 } from '../answer';
 import { AskResult, Citation } from '../protocol';
 
@@ -91,6 +91,11 @@ describe('answerMarkdown and rendering', () => {
     assert.ok(html.includes('<a href="#ragls-cite-1">docs/retry.md:12-19</a> — Retry policy'), html);
     assert.ok(html.includes('retries failed requests three times.'), 'snippet flattened');
     assert.ok(html.includes('<strong>Sources</strong>'));
+  });
+
+  it('snippets keep the server\'s **match** highlights and show the rest literally', () => {
+    const html = renderMarkdown(snippetMarkdown('`**retry**_**policy**` decides *how* <b>'));
+    assert.strictEqual(html.trim(), '<p>`<strong>retry</strong>_<strong>policy</strong>` decides *how* &lt;b&gt;</p>');
   });
 
   it('notes abstention, incomplete index and warnings', () => {

@@ -2,12 +2,12 @@ import * as assert from 'assert';
 import { nextPollMs, statusReport, statusView } from '../status';
 import { StatusResult } from '../protocol';
 
-function status(indexing: boolean, files: number, state: StatusResult['model']['state'] = 'none'): StatusResult {
+function status(indexing: boolean, files: number, state: StatusResult['model']['state'] = 'none', lastUpdate: string | null = '2026-11-21T10:00:00Z'): StatusResult {
   return {
     version: '0.1.0',
     protocolVersion: 1,
     folders: [
-      { uri: 'file:///ws', indexDir: '/c/ws', files, chunks: files * 3, pendingChanges: 0, indexing, lastUpdate: null, skipped: { tooLarge: 2, binary: 0 }, watcher: 'inotify' },
+      { uri: 'file:///ws', indexDir: '/c/ws', files, chunks: files * 3, pendingChanges: 0, indexing, lastUpdate, skipped: { tooLarge: 2, binary: 0 }, watcher: 'inotify' },
     ],
     model: { state, detail: state === 'failed' ? 'bad gguf' : '', path: state === 'none' ? null : '/m.gguf', adapters: [{ name: 'terse', scale: 1, active: true }] },
   };
@@ -29,6 +29,13 @@ describe('status bar', () => {
     assert.match(statusView('running', status(false, 4, 'loading')).text, /model loading/);
     assert.ok(statusView('running', status(false, 4, 'loading')).busy);
     assert.match(statusView('running', status(false, 4, 'failed')).text, /^\$\(warning\).*model failed/);
+  });
+
+  it('polls fast right after start and while a folder was never indexed', () => {
+    const idle = statusView('running', status(false, 3, 'none'));
+    assert.strictEqual(nextPollMs(idle, 1000), 2000);
+    assert.strictEqual(nextPollMs(idle, 60000), 15000);
+    assert.ok(statusView('running', status(false, 0, 'none', null)).busy);
   });
 
   it('shows client phases before a status arrives', () => {
