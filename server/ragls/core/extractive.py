@@ -135,12 +135,14 @@ def extractive_answer(
     parts = analyze_query(question)
     terms = [*parts.words, *parts.subwords, *extra_terms]
     matches = term_matcher(terms)
+    # A sentence sharing a single word with a long question is rarely an answer to it.
+    needed = 1 if len(set(parts.words)) <= 2 else 2
     scored: list[tuple[float, int, int, Sentence]] = []
     for rank, hit in enumerate(result.hits):
         for position, sentence in enumerate(_sentences_of(hit)):
             words = {w.lower() for w in _WORD.findall(sentence.text)}
             matched = sum(1 for w in words if matches(w))
-            if matched == 0:
+            if matched < needed:
                 continue
             # More query words is better; earlier passages are better; very long sentences are worse.
             score = matched / (1 + 0.35 * rank) - 0.002 * max(0, len(sentence.text) - 200)

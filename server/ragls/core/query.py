@@ -40,6 +40,12 @@ class QueryParts:
         return not self.words and not self.symbols
 
 
+def _looks_like_code(word: str) -> bool:
+    return "_" in word.strip("_") or "." in word or any(c.isupper() for c in word[1:]) or (
+        any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    )
+
+
 def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
     raw = text if isinstance(text, str) else ""
     tokens = [m.group(0).lower().replace("’", "'") for m in _WORD.finditer(raw)][: max_words * 2]
@@ -53,7 +59,10 @@ def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
         if is_compound(ident) or "." in ident:
             subwords.extend(split_identifier(ident))
     symbols: list[str] = []
+    short = len(content) <= 2  # "Answerer", "retry policy": likely a name being looked up
     for ident in identifiers:
+        if not short and not _looks_like_code(ident):
+            continue  # a prose word in a question ("how does ragls index") is not a symbol lookup
         lowered = ident.lower()
         symbols.append(lowered)
         if "." in lowered:
