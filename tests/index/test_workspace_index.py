@@ -163,3 +163,25 @@ def test_kill_9_mid_index_leaves_a_usable_index_and_the_next_run_catches_up(tmp_
     assert report.files == 6000
     assert index.stats().chunks >= 6000
     assert report.added == 6000 - before.files
+
+
+def test_a_second_process_gets_a_read_only_index_with_a_message(workspace, index_dir):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time\n"
+            "from ragls.index.workspace_index import WorkspaceIndex\n"
+            f"ix = WorkspaceIndex({str(workspace)!r}, index_dir=__import__('pathlib').Path({str(index_dir)!r}))\n"
+            "ix.sync(); print('ready', flush=True); time.sleep(60)\n"
+        )],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        second = WorkspaceIndex(workspace, index_dir=index_dir)
+        report = second.sync()
+        assert second.stats().read_only
+        assert any("another ragls process" in m for m in report.messages)
+        assert paths_of(second.search("retry_policy"))[0] == "docs/retry.md"  # still answers
+    finally:
+        holder.kill()
+        holder.wait()
