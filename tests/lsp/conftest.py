@@ -169,6 +169,55 @@ async def multi_root_client(lsp_client: LanguageClient, request, tmp_path: Path,
     await lsp_client.shutdown_session()
 
 
+def _gguf_factory():
+    """tests/model/gguf_factory.py (importlib import mode: load it by path)."""
+    import importlib.util
+
+    name = "ragls_tests_gguf_factory"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent.parent / "model" / "gguf_factory.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """A tiny random-weight llama GGUF (generated, no download) and a file that is not a model."""
+    factory = _gguf_factory()
+    root = tmp_path_factory.mktemp("lsp-models")
+    return {"good": factory.write_model(root / "tiny.gguf"), "broken": factory.write_not_gguf(root / "broken.gguf")}
+
+
+def model_options(path: Path, **extra: Any) -> dict:
+    return {"model": {"path": str(path), "contextSize": 1024, "maxTokens": 48, "gpuLayers": 0, "seed": 1, **extra}}
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=CLIENTS)
+async def model_client(lsp_client: LanguageClient, request, workspace: Path, index_parent: Path, tiny_models):
+    """The server with a real (tiny) llama.cpp model."""
+    params = init_params(pytest_lsp.client_capabilities(request.param), [workspace], index_parent, **model_options(tiny_models["good"]))
+    await lsp_client.initialize_session(params)
+    await wait_indexed(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=CLIENTS)
+async def broken_model_client(lsp_client: LanguageClient, request, workspace: Path, index_parent: Path, tiny_models):
+    """The server configured with a model file that cannot load, plus two invalid settings."""
+    options = model_options(tiny_models["broken"])
+    params = init_params(
+        pytest_lsp.client_capabilities(request.param), [workspace], index_parent,
+        **options, retrieval={"passages": 0}, colour="blue",
+    )
+    await lsp_client.initialize_session(params)
+    await wait_indexed(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
 @pytest.fixture
 def helpers():
     """The helper functions above, for test modules (importlib import mode cannot import conftest)."""
