@@ -185,3 +185,21 @@ def test_a_second_process_gets_a_read_only_index_with_a_message(workspace, index
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_worker_processes_that_cannot_start_fall_back_to_in_process(tmp_path):
+    # A program read from stdin has no __main__ file for spawned workers to re-import: they die.
+    root = tmp_path / "many"
+    root.mkdir()
+    paragraph = "The quick brown fox documents the frobnicator. " * 60 + "\n"
+    for n in range(250):
+        (root / f"page{n}.md").write_text(f"# Page {n}\n\n" + paragraph * 4)
+    program = (
+        "from pathlib import Path\n"
+        "from ragls.index.workspace_index import WorkspaceIndex\n"
+        f"ix = WorkspaceIndex({str(root)!r}, index_dir=Path({str(tmp_path / 'idx')!r}))\n"
+        "print(ix.sync().files)\n"
+    )
+    done = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "250"

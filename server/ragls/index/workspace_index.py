@@ -23,6 +23,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -333,14 +334,23 @@ class WorkspaceIndex:
                 yield wfile, prepare_file(*job)
             return
         # spawn, not fork: the server has threads (pygls, Tantivy) that fork would copy mid-flight
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            try:
-                for wfile, prepared in zip(files, pool.map(prepare_file, *zip(*jobs), chunksize=8)):
-                    yield wfile, prepared
-                    if cancel is not None and cancel.is_set():
-                        break
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        handed_out = 0
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                try:
+                    for wfile, prepared in zip(files, pool.map(prepare_file, *zip(*jobs), chunksize=8)):
+                        handed_out += 1
+                        yield wfile, prepared
+                        if cancel is not None and cancel.is_set():
+                            break
+                finally:
+                    pool.shutdown(wait=True, cancel_futures=True)
+        except (BrokenProcessPool, OSError) as exc:
+            # Workers could not start or died (an embedding host without a re-importable __main__,
+            # process limits): index the rest in this process rather than fail.
+            self.log.warning("indexing workers unavailable (%s); continuing in-process", exc)
+            for wfile, job in zip(files[handed_out:], jobs[handed_out:]):
+                yield wfile, prepare_file(*job)
 
     def _apply(self, writer: tantivy.IndexWriter, wfile, prepared: "PreparedFile", report: IndexReport) -> int:
         """Write one prepared file into the index; returns 1 when the index was touched."""
