@@ -203,3 +203,4 @@ def test_worker_processes_that_cannot_start_fall_back_to_in_process(tmp_path):
     done = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "250"
+    assert "continuing in-process" in done.stderr  # the fallback really ran
