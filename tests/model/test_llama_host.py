@@ -29,7 +29,7 @@ def settings_for(files: ModelFiles, **overrides) -> ModelSettings:
         context_size=1024,
         max_tokens=200,
         temperature=0.0,
-        threads=2,
+        threads=1,
         adapters=(
             AdapterSpec("a", str(files.lora_a)),
             AdapterSpec("b", str(files.lora_b), scale=0.5),
