@@ -209,37 +209,56 @@ async def test_malformed_params_get_an_error_and_the_server_keeps_serving(client
 
 async def test_cancel_request_and_progress_cancel(slow_client, helpers):
     client = slow_client
-    # $/cancelRequest
-    msg_id = str(uuid.uuid4())
+
+    async def ended(token):
+        reports = client.progress_reports[token]
+        return reports and isinstance(reports[-1], types.WorkDoneProgressEnd)
+
+    async def begun(token):
+        return client.progress_reports[token]
+
+    # $/cancelRequest: the error comes back and the answer's work stops (its progress ends)
+    msg_id, token = str(uuid.uuid4()), f"ask-{uuid.uuid4()}"
+    client.progress_reports[token] = []
     # pytest-lsp's send_request_async is a coroutine: it sends only once scheduled
-    pending = asyncio.ensure_future(client.protocol.send_request_async("ragls/ask", {"question": RETRY_QUESTION}, msg_id=msg_id))
-    await asyncio.sleep(0.2)
+    pending = asyncio.ensure_future(
+        client.protocol.send_request_async("ragls/ask", {"question": RETRY_QUESTION, "workDoneToken": token}, msg_id=msg_id)
+    )
+    await helpers.wait_until(lambda: begun(token), timeout=5)
     client.protocol.notify("$/cancelRequest", types.CancelParams(id=msg_id))
     with pytest.raises(JsonRpcException) as info:
         await asyncio.wait_for(pending, 5)
     assert info.value.code == -32800
+    await helpers.wait_until(lambda: ended(token), timeout=2)
+
     # the progress bar's cancel button
     token = f"ask-{uuid.uuid4()}"
     client.progress_reports[token] = []
     pending = asyncio.ensure_future(helpers.ask(client, RETRY_QUESTION, workDoneToken=token))
-    await helpers.wait_until(lambda: asyncio.sleep(0, client.progress_reports[token]), timeout=5)
+    await helpers.wait_until(lambda: begun(token), timeout=5)
     client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     with pytest.raises(JsonRpcException) as info:
         await asyncio.wait_for(pending, 5)
     assert info.value.code == -32800
-    assert isinstance(client.progress_reports[token][-1], types.WorkDoneProgressEnd)
-    # the command form, cancelled by $/cancelRequest
-    msg_id = str(uuid.uuid4())
+    assert await ended(token)
+
+    # the command form, cancelled by $/cancelRequest of the executeCommand request
+    msg_id, token = str(uuid.uuid4()), f"ask-{uuid.uuid4()}"
+    client.progress_reports[token] = []
     pending = asyncio.ensure_future(
         client.protocol.send_request_async(
-            "workspace/executeCommand", types.ExecuteCommandParams(command="ragls.ask", arguments=[{"question": "x"}]), msg_id=msg_id
+            "workspace/executeCommand",
+            types.ExecuteCommandParams(command="ragls.ask", arguments=[{"question": "x", "workDoneToken": token}]),
+            msg_id=msg_id,
         )
     )
-    await asyncio.sleep(0.2)
+    await helpers.wait_until(lambda: begun(token), timeout=5)
     client.protocol.notify("$/cancelRequest", types.CancelParams(id=msg_id))
     with pytest.raises(JsonRpcException) as info:
         await asyncio.wait_for(pending, 5)
     assert info.value.code == -32800
+    await helpers.wait_until(lambda: ended(token), timeout=2)  # the inner work stopped too
+
     # still serving
     status = await helpers.request(client, "ragls/status", {})
     assert status["folders"][0]["files"] == 2
