@@ -184,6 +184,23 @@ async function main() {
     if (!endsRight || !/selected/.test(cursor)) throw new Error(`citation ${label} did not select its lines: ${cursor}`);
     timings.citation = Date.now() - t0;
 
+    step = 'ask about selection';
+    // The citation left lines of retry.md selected: ask about them from the command palette
+    // (the same command as the editor context menu entry).
+    await runCommand(page, 'ragls: Ask About Selection');
+    await eventually('the prefilled question', async () => /^What does `/.test(await questionBox.inputValue()), 10000, 200);
+    const selectionQuestion = await questionBox.inputValue();
+    await page.keyboard.press('Enter');
+    await eventually('the answer about the selection', async () => {
+      const f = await answerFrame(page);
+      if (!f) return undefined;
+      const q = await f.locator('#question').innerText();
+      const done = await f.locator('body[data-state="done"]').count();
+      return q === selectionQuestion && done ? f : undefined;
+    }, 60000);
+    log(`asked about the selection: ${selectionQuestion}`);
+    timings.selection = Date.now() - t0;
+
     step = 'output channel';
     const channel = await eventually('the answer in the ragls output channel', () => {
       const text = outputChannelLog();
