@@ -63,7 +63,7 @@ fi
 
 # The extension under test.
 log "npm run package"
-(cd "$client" && { [[ -d node_modules ]] || npm ci --no-audit --no-fund >/dev/null; } && npm run package >/dev/null)
+(cd "$client" && { [[ -d node_modules ]] || npm ci --no-audit --no-fund >/dev/null; } && npm run compile >/dev/null && npm run package >/dev/null)
 
 tmp="$(mktemp -d /tmp/ragls-e2e.XXXXXX)"
 cs_pid=""
@@ -100,6 +100,10 @@ def fetch(session, url):
     policy = retry_policy(max_attempts=3)
     return policy.run(lambda: session.get(url))
 PY
+
+# The server against the client's protocol mirror (streaming is not visible from a browser).
+log "server contract"
+RAGLS_CONTRACT_INDEX_DIR="$tmp/contract-index" node "$client/out/contract/serverContract.js" "$ws" "$server"
 
 data="$tmp/user-data"
 exts="$tmp/extensions"
