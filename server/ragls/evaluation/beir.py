@@ -127,8 +127,9 @@ class BeirIndex:
         self.retriever = Retriever(self.index, params)
 
     def rank(self, question: str, depth: int = 100) -> Ranked:
-        result = self.retriever.search(question, limit=depth, max_per_file=1)
-        return Ranked(tuple(h.chunk.path for h in result.hits), result.covered, result.confidence)
+        # rank(): the retrieval pipeline without snippets (presentation is not retrieval latency)
+        ranking = self.retriever.rank(question, limit=depth, max_per_file=1)
+        return Ranked(tuple(chunk.path for _, chunk, _ in ranking.hits), ranking.covered, ranking.confidence)
 
     def close(self) -> None:
         if self._tmp is not None:

@@ -81,8 +81,9 @@ class WorkspaceEval:
             self.index.retriever = Retriever(self.index.retriever._index, params)
 
     def rank(self, question: str, depth: int = 100) -> Ranked:
-        result = self.index.search(question, limit=depth, max_per_file=1)
-        return Ranked(tuple(h.chunk.path for h in result.hits), result.covered, result.confidence)
+        # The server's retriever, without snippets (presentation is not retrieval latency).
+        ranking = self.index.retriever.rank(question, limit=depth, max_per_file=1)
+        return Ranked(tuple(chunk.path for _, chunk, _ in ranking.hits), ranking.covered, ranking.confidence)
 
     def close(self) -> None:
         self.index.close()

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import tantivy
 
 from ragls.core.identifiers import camel_subwords
-from ragls.core.query import QueryParts, analyze_query
+from ragls.core.query import STOPWORDS, QueryParts, analyze_query
 from ragls.core.snippets import make_snippet, matched_lines
-from ragls.core.types import Hit, SearchResult
+from ragls.core.types import Chunk, Hit, SearchResult
 from ragls.index.schema import STEM_ANALYZER, document_to_chunk
 
 SIGNALS = ("body", "title", "ident", "symbol", "phrase")
@@ -37,11 +37,18 @@ class RetrievalParams:
     """Weights of the fused signals and the abstention threshold (tuned with ``ragls eval``)."""
 
     body: float = 1.0
-    title: float = 1.2
+    # Tuned with ``ragls eval`` (docs/EVALUATION.md): title 1.2 -> 0.5 and phrase 0.6 -> 0.3 gained
+    # on both SciFact and the k8s tuning half; larger title weights let heading words drown the body.
+    title: float = 0.5
     ident: float = 0.5
     symbol: float = 4.0
-    phrase: float = 0.6
-    candidates: int = 50  # hits fetched before the per-file cap
+    phrase: float = 0.3
+    candidates: int = 50  # chunks fetched before file evidence and the per-file cap
+    file_evidence: float = 0.2  # share of the best *other* candidate chunk of the same file added to a chunk
+    prf_docs: int = 0  # pseudo-relevance feedback from this many top chunks (0: off; opt-in, slower)
+    prf_terms: int = 10  # expansion terms added to the query
+    prf_weight: float = 0.5  # boost of the strongest expansion term (others proportionally less)
+    prf_max_df: float = 0.1  # expansion terms must occur in at most this share of chunks
     min_coverage: float = 0.45  # idf-weighted share of query terms the best hit must contain
 
 
@@ -94,6 +101,98 @@ class Retriever:
 
     # --- search --------------------------------------------------------------------------------
 
+    def rank(self, query: str, *, limit: int = 5, max_per_file: int = 2, explain: bool = False) -> Ranking:
+        """The ranked chunks for ``query`` without presentation (snippets): what ``ragls eval`` times.
+
+        1. one fused Tantivy query gives ``candidates`` chunks;
+        2. optional pseudo-relevance feedback (``prf_docs`` > 0) re-runs it with expansion terms;
+        3. file evidence: a chunk gains ``file_evidence`` x the score of the best other candidate
+           chunk of its file (only one: a sum would favour long pages) — a page that matches in several places is more likely about the topic than
+           one passage that happens to share words;
+        4. at most ``max_per_file`` chunks per file, best first.
+        """
+        parts = analyze_query(query)
+        signals = self.signal_queries(parts) if not parts.empty else {}
+        if not signals:
+            return Ranking(parts, [], covered=False, confidence=0.0)
+        searcher = self._index.searcher()
+        fused = self.fused_query(signals)
+        depth = max(self.params.candidates, limit * 2)
+        scored = self._fetch(searcher, fused, depth)
+        expansion: list[tuple[str, float]] = []
+        if self.params.prf_docs > 0 and scored:
+            expansion = self._feedback_terms(searcher, parts, scored[: self.params.prf_docs])
+            if expansion:
+                fused = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, fused)]
+                    + [(tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.term_query(self._schema, "body", t), w)) for t, w in expansion]
+                )
+                scored = self._fetch(searcher, fused, depth)
+        # Two best candidate scores per file (scored is best first).
+        file_best: dict[str, list[float]] = {}
+        for score, _, chunk in scored:
+            best_two = file_best.setdefault(chunk.path, [])
+            if len(best_two) < 2:
+                best_two.append(score)
+        lam = self.params.file_evidence
+
+        def sibling(score: float, path: str) -> float:
+            best_two = file_best[path]
+            other = best_two[1] if best_two[0] == score and len(best_two) > 1 else (best_two[0] if best_two[0] != score else 0.0)
+            return other
+
+        rescored = sorted(
+            ((score + lam * sibling(score, chunk.path), score, address, chunk) for score, address, chunk in scored),
+            key=lambda row: -row[0],
+        )
+        ranked: list[tuple[float, Chunk, dict[str, float]]] = []
+        per_file: dict[str, int] = {}
+        for final, first, address, chunk in rescored:
+            if per_file.get(chunk.path, 0) >= max_per_file:
+                continue
+            per_file[chunk.path] = per_file.get(chunk.path, 0) + 1
+            components = {"fused": round(first, 4), "file": round(final - first, 4)}
+            if explain:
+                components.update(self._components(searcher, signals, address))
+                if expansion:
+                    components["prf_terms"] = len(expansion)
+            ranked.append((final, chunk, components))
+            if len(ranked) >= limit:
+                break
+        confidence = self.coverage(searcher, parts, ranked[0][1]) if ranked else 0.0
+        covered = bool(ranked) and (confidence >= self.params.min_coverage or self._symbol_hit(parts, ranked[0][1]))
+        return Ranking(parts, ranked, covered=covered, confidence=confidence)
+
+    def _fetch(self, searcher: tantivy.Searcher, query: tantivy.Query, depth: int) -> list[tuple[float, object, Chunk]]:
+        return [(score, address, document_to_chunk(searcher.doc(address))) for score, address in searcher.search(query, limit=depth, count=False).hits]
+
+    def _feedback_terms(self, searcher: tantivy.Searcher, parts: QueryParts, top: list) -> list[tuple[str, float]]:
+        """RM3-style expansion: frequent, not-too-common terms of the best chunks, weighted by P(w|R)."""
+        best = top[0][0]
+        model: dict[str, float] = {}
+        for score, _, chunk in top:
+            terms = STEM_ANALYZER.analyze(chunk.text)
+            if not terms:
+                continue
+            doc_weight = math.exp(score - best) / len(terms)
+            for term in terms:
+                model[term] = model.get(term, 0.0) + doc_weight
+        original = set(_stems(parts.words))
+        total_docs = max(1, searcher.num_docs)
+        picked: list[tuple[str, float]] = []
+        for term, weight in sorted(model.items(), key=lambda kv: -kv[1]):
+            if term in original or len(term) < 3 or term.isdigit() or term in STOPWORDS:
+                continue
+            if searcher.doc_freq("body", term) > self.params.prf_max_df * total_docs:
+                continue  # common words say nothing about the topic
+            picked.append((term, weight))
+            if len(picked) >= self.params.prf_terms:
+                break
+        if not picked:
+            return []
+        top_weight = picked[0][1]
+        return [(term, self.params.prf_weight * weight / top_weight) for term, weight in picked]
+
     def search(
         self,
         query: str,
@@ -104,39 +203,20 @@ class Retriever:
         root: str = "",
     ) -> SearchResult:
         started = time.perf_counter()
-        parts = analyze_query(query)
-        signals = self.signal_queries(parts) if not parts.empty else {}
-        if not signals:
-            return SearchResult(query=query, hits=(), covered=False, elapsed_ms=_ms(started))
-        searcher = self._index.searcher()
-        fused = self.fused_query(signals)
-        candidates = searcher.search(fused, limit=max(self.params.candidates, limit * 4), count=False).hits
-        hits: list[Hit] = []
-        per_file: dict[str, int] = {}
-        terms = [*parts.words, *parts.subwords]
-        for score, address in candidates:
-            chunk = document_to_chunk(searcher.doc(address))
-            if per_file.get(chunk.path, 0) >= max_per_file:
-                continue
-            per_file[chunk.path] = per_file.get(chunk.path, 0) + 1
-            components = {"fused": score}
-            if explain:
-                components.update(self._components(searcher, signals, address))
-            hits.append(
-                Hit(
-                    chunk=chunk,
-                    score=score,
-                    components=components,
-                    snippet=make_snippet(chunk.text, chunk.start_line, terms),
-                    matched_lines=matched_lines(chunk.text, chunk.start_line, terms),
-                    root=root,
-                )
+        ranking = self.rank(query, limit=limit, max_per_file=max_per_file, explain=explain)
+        terms = [*ranking.parts.words, *ranking.parts.subwords]
+        hits = tuple(
+            Hit(
+                chunk=chunk,
+                score=score,
+                components=components,
+                snippet=make_snippet(chunk.text, chunk.start_line, terms),
+                matched_lines=matched_lines(chunk.text, chunk.start_line, terms),
+                root=root,
             )
-            if len(hits) >= limit:
-                break
-        confidence = self.coverage(searcher, parts, hits[0]) if hits else 0.0
-        covered = bool(hits) and (confidence >= self.params.min_coverage or self._symbol_hit(parts, hits[0]))
-        return SearchResult(query=query, hits=tuple(hits), covered=covered, confidence=confidence, elapsed_ms=_ms(started))
+            for score, chunk, components in ranking.hits
+        )
+        return SearchResult(query=query, hits=hits, covered=ranking.covered, confidence=ranking.confidence, elapsed_ms=_ms(started))
 
     def _components(self, searcher: tantivy.Searcher, signals: dict[str, tantivy.Query], address) -> dict[str, float]:
         scores = {}
@@ -150,11 +230,11 @@ class Retriever:
         return scores
 
     @staticmethod
-    def _symbol_hit(parts: QueryParts, hit: Hit) -> bool:
-        defined = {s.lower() for s in hit.chunk.symbols} | {s.lower().rsplit(".", 1)[-1] for s in hit.chunk.symbols}
+    def _symbol_hit(parts: QueryParts, chunk: Chunk) -> bool:
+        defined = {s.lower() for s in chunk.symbols} | {s.lower().rsplit(".", 1)[-1] for s in chunk.symbols}
         return any(s in defined for s in parts.symbols)
 
-    def coverage(self, searcher: tantivy.Searcher, parts: QueryParts, hit: Hit) -> float:
+    def coverage(self, searcher: tantivy.Searcher, parts: QueryParts, hit: Hit | Chunk) -> float:
         """IDF-weighted share of the query's content terms that occur in the hit (0..1).
 
         A passage that contains the rare words of a question is on topic; one that only shares
@@ -163,7 +243,7 @@ class Retriever:
         stems = _stems(parts.words)
         if not stems:
             return 0.0
-        chunk = hit.chunk
+        chunk = hit.chunk if isinstance(hit, Hit) else hit
         present = set(STEM_ANALYZER.analyze(" ".join((chunk.text, *chunk.heading, chunk.path.replace("/", " ")))))
         present.update(STEM_ANALYZER.analyze(" ".join(camel_subwords(chunk.text))))
         total_docs = max(1, searcher.num_docs)
@@ -175,6 +255,16 @@ class Retriever:
             if stem in present:
                 weight_hit += idf
         return weight_hit / weight_all if weight_all else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Ranked chunks before presentation: ``hits`` are ``(score, chunk, components)``, best first."""
+
+    parts: QueryParts
+    hits: list
+    covered: bool
+    confidence: float
 
 
 def _ms(started: float) -> float:
