@@ -19,7 +19,6 @@ import asyncio
 import random
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import time

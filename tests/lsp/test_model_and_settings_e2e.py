@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-import pytest_lsp
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
 import pytest
 

@@ -5,7 +5,6 @@ import os
 import queue
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
