@@ -113,7 +113,7 @@ class Answerer:
             return None
         if self.model_ready() and self.settings.hover.enabled:
             try:
-                adapters = [(name, _scale_of(self.settings, name)) for name in self.settings.hover.adapters] or None
+                adapters = self.model.adapter_choice(self.settings.hover.adapters) or None  # type: ignore[union-attr]
                 modelled = self.model.answer(  # type: ignore[union-attr]
                     f"What is `{symbol}`?", result.hits, mode="hover", adapters=adapters
                 )
@@ -122,10 +122,3 @@ class Answerer:
             except Exception as exc:
                 log.info("model hover failed, using the extractive hover: %s", exc)
         return answer
-
-
-def _scale_of(settings: Settings, name: str) -> float:
-    for spec in settings.model.adapters:
-        if spec.name == name:
-            return spec.scale
-    return 1.0

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import resources
 
 from ragls.core.query import analyze_query
 from ragls.core.snippets import term_matcher
 from ragls.core.types import Answer, Citation, Hit, SearchResult
 
-NOT_COVERED = "The workspace does not seem to cover this question: no indexed passage matches it well enough."
+# The same sentence a model must use (grammars/*.gbnf), so clients can recognise an abstention.
+NOT_COVERED = resources.files("ragls.prompts").joinpath("not_covered.txt").read_text(encoding="utf-8").strip()
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[*_])")

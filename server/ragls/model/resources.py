@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -11,11 +12,11 @@ from ragls.core.prompting import PromptTexts
 
 MODES = ("answer", "hover")
 
-# The grammar templates live at the top of the repository (next to server/); an installed wheel
-# carries a copy in ragls/prompts/grammars when the packaging adds one.
+# The grammar templates live at the top of the repository (next to server/); a wheel installs a
+# copy under <prefix>/share/ragls/grammars.
 _GRAMMAR_DIRS = (
-    Path(__file__).resolve().parents[3] / "grammars",
-    Path(__file__).resolve().parents[1] / "prompts" / "grammars",
+    Path(__file__).resolve().parents[3] / "grammars",  # source tree / editable install
+    Path(sys.prefix) / "share" / "ragls" / "grammars",  # a wheel install (pyproject data-files)
 )
 
 
