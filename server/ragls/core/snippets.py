@@ -13,11 +13,19 @@ def _prefix(word: str) -> str:
 
 
 def term_matcher(terms: list[str] | tuple[str, ...]):
-    prefixes = tuple(sorted({_prefix(t.lower()) for t in terms if t}, key=len, reverse=True))
+    """A predicate: does ``word`` start (case-insensitively) with the prefix of a query term?
+
+    One compiled alternation instead of a Python ``startswith`` per prefix: this runs for every
+    word of every passage shown (hover, snippets), and long one-line passages made the loop the
+    slowest part of presenting a search.
+    """
+    prefixes = sorted({_prefix(t.lower()) for t in terms if t}, key=len, reverse=True)
+    if not prefixes:
+        return lambda word: False
+    match = re.compile("|".join(map(re.escape, prefixes))).match
 
     def matches(word: str) -> bool:
-        lowered = word.lower()
-        return any(lowered.startswith(p) for p in prefixes) if prefixes else False
+        return match(word.lower()) is not None
 
     return matches
 

@@ -1,0 +1,35 @@
+"""Snippets and line matching: which words count as query terms (pure functions)."""
+
+from ragls.core.snippets import highlight, make_snippet, matched_lines, term_matcher
+
+
+def test_prefix_match_is_case_insensitive_and_tolerates_suffixes():
+    matches = term_matcher(["Policies", "pod"])  # prefixes "polici" (length - 2) and "pod" (short: whole)
+    assert matches("policies") and matches("POLICIES") and matches("Policied") and matches("Pods")
+    assert not matches("policy") and not matches("spod") and not matches("deployment")
+
+
+def test_short_terms_must_match_from_the_start_and_metacharacters_are_literal():
+    matches = term_matcher(["c++", "a.b", "(x"])
+    assert matches("a.bc") and matches("C++x") and matches("(x")  # escaped: literal characters
+    assert not matches("axb") and not matches("cc")
+    assert not term_matcher(["x|y"])("y")
+
+
+def test_no_terms_match_nothing():
+    assert not term_matcher([])("anything")
+    assert not term_matcher(["", ""])("anything")
+
+
+def test_matched_lines_and_highlight():
+    text = "alpha\nthe retry policy\nbeta\nPolicies apply"
+    assert matched_lines(text, 10, ["retries", "policy"]) == (11, 13)
+    assert highlight("the retry policy", ["policy"]) == "the retry **policy**"
+    assert "**retry**" in make_snippet(text, 1, ["retry"], max_lines=2)
+
+
+def test_long_line_with_many_terms():
+    terms = [f"term{i}xyz" for i in range(40)]
+    line = " ".join(["word", "term7xyzzy", "other"] * 2000)
+    assert matched_lines(line, 1, terms) == (1,)
+    assert highlight(line, terms).count("**term7xyzzy**") == 2000
