@@ -20,6 +20,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import tantivy
 
@@ -50,6 +51,15 @@ class RetrievalParams:
     prf_weight: float = 0.5  # boost of the strongest expansion term (others proportionally less)
     prf_max_df: float = 0.1  # expansion terms must occur in at most this share of chunks
     min_coverage: float = 0.45  # idf-weighted share of query terms the best hit must contain
+    # Re-ranking of the best ``rerank_depth`` candidates in Python (0: off): our own BM25 over the
+    # body (Tantivy fixes k1=1.2, b=0.75) and a term-proximity score, added to the fused score.
+    rerank_depth: int = 0
+    rerank_k1: float = 0.9
+    rerank_b: float = 0.4
+    rerank_bm25: float = 0.0  # weight of the re-ranker's body BM25
+    rerank_proximity: float = 0.0  # weight of the proximity score
+    rerank_replace: float = 0.0
+    rerank_window: int = 5  # query terms at most this many tokens apart count as near
 
 
 def _stems(words: tuple[str, ...] | list[str]) -> list[str]:
@@ -64,6 +74,7 @@ class Retriever:
         self._index = index
         self._schema = index.schema
         self.params = params
+        self._avgdl: dict[tuple[int, str], float] = {}  # (num_docs, field) -> average length
 
     # --- query building ------------------------------------------------------------------------
 
@@ -128,6 +139,8 @@ class Retriever:
                     + [(tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.term_query(self._schema, "body", t), w)) for t, w in expansion]
                 )
                 scored = self._fetch(searcher, fused, depth)
+        if self.params.rerank_depth > 0 and scored:
+            scored = self._rerank(searcher, parts, scored)
         # Two best candidate scores per file (scored is best first).
         file_best: dict[str, list[float]] = {}
         for score, _, chunk in scored:
@@ -165,6 +178,64 @@ class Retriever:
 
     def _fetch(self, searcher: tantivy.Searcher, query: tantivy.Query, depth: int) -> list[tuple[float, object, Chunk]]:
         return [(score, address, document_to_chunk(searcher.doc(address))) for score, address in searcher.search(query, limit=depth, count=False).hits]
+
+    def _rerank(self, searcher: tantivy.Searcher, parts: QueryParts, scored: list) -> list:
+        """Re-score the best ``rerank_depth`` candidates with features Tantivy cannot compute."""
+        p = self.params
+        stems = _stems(parts.words)
+        if not stems:
+            return scored
+        total_docs = max(1, searcher.num_docs)
+        idf = {}
+        for stem in stems:
+            df = searcher.doc_freq("body", stem)
+            if df:
+                idf[stem] = math.log(1 + (total_docs - df + 0.5) / (df + 0.5))
+        if not idf:
+            return scored
+        avgdl = self._average_length(searcher, "body", stems)
+        head = scored[: p.rerank_depth]
+        rescored = []
+        for score, address, chunk in head:
+            tokens = _analysed(chunk.text)
+            positions: dict[str, list[int]] = {}
+            for i, token in enumerate(tokens):
+                if token in idf:
+                    positions.setdefault(token, []).append(i)
+            bonus = 0.0
+            if p.rerank_bm25 and positions:
+                norm = p.rerank_k1 * (1 - p.rerank_b + p.rerank_b * len(tokens) / avgdl)
+                bonus += p.rerank_bm25 * sum(
+                    idf[t] * len(ps) * (p.rerank_k1 + 1) / (len(ps) + norm) for t, ps in positions.items()
+                )
+                if p.rerank_replace:
+                    norm0 = 1.2 * (1 - 0.75 + 0.75 * len(tokens) / avgdl)
+                    bonus -= p.rerank_replace * sum(
+                        idf[t] * len(ps) * 2.2 / (len(ps) + norm0) for t, ps in positions.items()
+                    )
+            if p.rerank_proximity and len(positions) > 1:
+                bonus += p.rerank_proximity * _proximity(positions, idf, p.rerank_window, p.rerank_k1)
+            rescored.append((score + bonus, address, chunk))
+        rescored.sort(key=lambda row: -row[0])
+        return rescored + scored[p.rerank_depth :]
+
+    def _average_length(self, searcher: tantivy.Searcher, field: str, stems: list[str]) -> float:
+        """Tantivy's average length of ``field`` in tokens, read once per index size from a score explanation."""
+        key = (searcher.num_docs, field)
+        if key in self._avgdl:
+            return self._avgdl[key]
+        value = 0.0
+        for stem in stems:
+            query = tantivy.Query.term_query(self._schema, field, stem)
+            hits = searcher.search(query, limit=1, count=False).hits
+            if hits:
+                value = _find_detail(json.loads(query.explain(searcher, hits[0][1]).to_json()), "avgdl")
+                if value:
+                    break
+        if not value:
+            return 100.0  # nothing matched: any positive length keeps the formula defined
+        self._avgdl[key] = value
+        return value
 
     def _feedback_terms(self, searcher: tantivy.Searcher, parts: QueryParts, top: list) -> list[tuple[str, float]]:
         """RM3-style expansion: frequent, not-too-common terms of the best chunks, weighted by P(w|R)."""
@@ -265,6 +336,49 @@ class Ranking:
     hits: list
     covered: bool
     confidence: float
+
+
+def _find_detail(node: dict, prefix: str) -> float:
+    """The value of the first explanation node whose description starts with ``prefix``."""
+    if str(node.get("description", "")).startswith(prefix):
+        return float(node.get("value", 0.0))
+    for child in node.get("details", []) or []:
+        found = _find_detail(child, prefix)
+        if found:
+            return found
+    return 0.0
+
+
+@lru_cache(maxsize=512)
+def _analysed(text: str) -> tuple[str, ...]:
+    # The same chunks come back for related questions (hover, follow-ups): analysing ~1 KB costs ~75 us.
+    return tuple(STEM_ANALYZER.analyze(text))
+
+
+def _proximity(positions: dict[str, list[int]], idf: dict[str, float], window: int, k1: float) -> float:
+    """BM25TP-style proximity: for each pair of distinct query terms, occurrences at most ``window``
+    tokens apart add 1/d^2; the sum is saturated like a term frequency and weighted by the rarer term's idf.
+    """
+    terms = list(positions)
+    total = 0.0
+    for i, a in enumerate(terms):
+        pa = positions[a]
+        for b in terms[i + 1 :]:
+            pb = positions[b]
+            acc = 0.0
+            j = 0
+            for x in pa:
+                while j < len(pb) and pb[j] < x - window:
+                    j += 1
+                k = j
+                while k < len(pb) and pb[k] <= x + window:
+                    d = abs(pb[k] - x)
+                    if d:
+                        acc += 1.0 / (d * d)
+                    k += 1
+            if acc:
+                total += min(idf[a], idf[b]) * acc * (k1 + 1) / (acc + k1)
+    return total
 
 
 def _ms(started: float) -> float:
