@@ -44,20 +44,30 @@ def subword_tokens(text: str) -> list[str]:
     return tokens
 
 
-_CAMEL_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][a-z0-9]*[A-Z][A-Za-z0-9]*")
+_UPPER_RUN = re.compile(r"[A-Z][A-Za-z0-9]*")
 
 
 def camel_subwords(text: str) -> list[str]:
     """Sub-words of the camelCase/PascalCase words in ``text``: what a plain tokenizer misses.
 
     (Snake_case, kebab-case and dotted names already split at their punctuation in Tantivy's
-    tokenizers, so only case changes need Python's help. This runs on every indexed chunk, so the
-    regex only admits words with an upper-case letter after the first.)
+    tokenizers, so only case changes need Python's help.) This runs on every indexed chunk, so it
+    scans only for upper-case letters — C speed — and looks at the few words around them.
     """
     tokens: list[str] = []
-    for word in _CAMEL_CANDIDATE.findall(text):
-        if not word.isupper():
-            tokens.extend(_split_cached(word))
+    for match in _UPPER_RUN.finditer(text):
+        word, start = match.group(), match.start()
+        if start and text[start - 1].isascii() and text[start - 1].isalnum():
+            # an upper-case letter inside a word (fooBar): take the whole word
+            first = start - 1
+            while first and text[first - 1].isascii() and text[first - 1].isalnum():
+                first -= 1
+            word = text[first : match.end()]
+            if not word[0].isalpha():
+                continue
+        elif word.isupper() or word[1:].islower() or len(word) < 2:
+            continue  # FOO, Foo, F: no case change inside
+        tokens.extend(_split_cached(word))
     return tokens
 
 
