@@ -160,6 +160,7 @@ async function main() {
     const state = await frame.locator('body').getAttribute('data-state');
     const answerText = await frame.locator('#answer').innerText();
     log(`answer (${state}, streaming state seen: ${sawStreaming > 0}):\n${answerText}\n${await frame.locator('#footer').innerText()}`);
+    await page.screenshot({ path: path.join(artefacts, 'answer.png') });
     if (state !== 'done') throw new Error(`ask failed: ${await frame.locator('#error').innerText()}`);
     if (!/retr/i.test(answerText)) throw new Error('the answer does not mention retrying');
 

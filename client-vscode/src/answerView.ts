@@ -177,6 +177,7 @@ function pageHtml(n: string): string {
     $('question').textContent = s.question;
     $('answer').innerHTML = s.html;
     $('cancel').hidden = s.type !== 'streaming';
+    $('bar').hidden = s.type !== 'streaming';
     $('status').textContent = s.type === 'streaming' ? s.status : '';
     $('error').textContent = s.type === 'failed' ? s.message : '';
     $('footer').textContent = s.type === 'done' ? s.footer : '';
