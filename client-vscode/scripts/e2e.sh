@@ -69,7 +69,7 @@ tmp="$(mktemp -d /tmp/ragls-e2e.XXXXXX)"
 cs_pid=""
 cleanup() {
   local rc=$?
-  if [[ -n "$cs_pid" ]]; then kill "$cs_pid" 2>/dev/null || true; wait "$cs_pid" 2>/dev/null || true; fi
+  if [[ -n "$cs_pid" ]]; then kill -- "-$cs_pid" 2>/dev/null || true; wait "$cs_pid" 2>/dev/null || true; fi
   if [[ "${RAGLS_E2E_KEEP:-}" == "1" || $rc -ne 0 ]]; then
     echo "e2e: artefacts (logs, screenshots) kept in $tmp" >&2
   else
@@ -130,7 +130,8 @@ log "installing the extension"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log "starting code-server on port $port"
-"$code_server" --auth none --bind-addr "127.0.0.1:$port" --disable-workspace-trust --disable-telemetry \
+# Own process group, so cleanup also ends the extension host's language servers.
+setsid "$code_server" --auth none --bind-addr "127.0.0.1:$port" --disable-workspace-trust --disable-telemetry \
   --extensions-dir "$exts" --user-data-dir "$data" "$ws" >"$tmp/code-server.log" 2>&1 &
 cs_pid=$!
 for _ in $(seq 1 120); do

@@ -41,6 +41,10 @@ export function createChatHandler(deps: ChatDeps): vscode.ChatRequestHandler {
     const { result } = outcome;
     if (!streamedAny && result.answer) {
       stream.markdown(result.answer);
+    } else if (result.answer && outcome.streamed.trim() !== result.answer.trim()) {
+      // The result's answer is authoritative (PROTOCOL.md: a model answer cut short is trimmed to
+      // its last cited sentence). Chat output cannot be rewritten, so show the final text below.
+      stream.markdown(`\n\n---\n\n_Final answer:_\n\n${result.answer}`);
     }
     if (result.abstained) {
       stream.markdown('\n\n_The workspace does not seem to cover this question._');

@@ -1,7 +1,7 @@
 /**
  * Contract check of the real server against this client's protocol mirror (src/protocol.ts):
  * starts `ragls --stdio` on a workspace, waits for indexing through `ragls/status`, then checks
- * hover citations, `ragls/ask` streaming (the progress deltas add up to the answer), the result
+ * hover citations, `ragls/ask` streaming (the progress deltas lead to the authoritative answer), the result
  * and status shapes, InvalidParams, and `workspace/executeCommand`. Run by scripts/e2e.sh before
  * the browser test, because a browser cannot see whether an answer streamed.
  *
@@ -130,7 +130,8 @@ async function main(): Promise<void> {
     const deltas = values.filter((v) => v.kind === 'report').map((v) => v.message ?? '').join('');
     log(`ask: ${values.length} progress messages (${values.map((v) => v.kind).join(',')}); answer ${JSON.stringify(result.answer)}`);
     check(values[0]?.kind === 'begin' && values[values.length - 1]?.kind === 'end', 'ask progress is begin … end');
-    check(deltas === result.answer, `streamed deltas add up to the answer (${JSON.stringify(deltas)})`);
+    // The result is authoritative; a model answer may be trimmed back from what streamed.
+    check(deltas.length > 0 && deltas.trim().startsWith(result.answer.trim()), `streamed deltas lead to the answer (${JSON.stringify(deltas)})`);
     check(result.citations.some((c) => c.uri.endsWith('/docs/retry.md')), 'the answer cites docs/retry.md');
     check(result.citations.every((c) => /\[\d+\]/.test(result.answer) && result.answer.includes(`[${c.id}]`)), 'every citation is marked in the answer');
 

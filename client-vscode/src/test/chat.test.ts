@@ -70,6 +70,19 @@ describe('@ragls chat handler', () => {
     assert.ok(!calls.some((c) => c[0] === 'anchor'));
   });
 
+  it('adds the authoritative final answer when it differs from the streamed text', async () => {
+    const { handler } = handlerFor({ deltas: ['Retries three times [1]. And then', ' something unfinish'], result: askResult({ answer: 'Retries three times [1].' }) });
+    const { calls } = await run(handler, 'q');
+    const markdown = calls.filter((c) => c[0] === 'markdown').map((c) => c[1]).join('');
+    assert.match(markdown, /something unfinish\n\n---\n\n_Final answer:_\n\nRetries three times \[1\]\./);
+  });
+
+  it('does not repeat an answer that streamed unchanged', async () => {
+    const { handler } = handlerFor({ deltas: ['`retry_policy` retries three times [1].'], result: askResult() });
+    const { calls } = await run(handler, 'q');
+    assert.ok(!calls.some((c) => String(c[1]).includes('Final answer')));
+  });
+
   it('reports errors through errorDetails', async () => {
     const { handler } = handlerFor({ deltas: [], error: { code: -32603, message: 'index is corrupt' } });
     const { result } = await run(handler, 'q');
