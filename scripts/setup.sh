@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install ragls and its test tools from the project's own files into .venv, and the VS Code
+# client's npm packages when Node.js is present. Cheap to re-run: pip reuses its wheel cache (the
+# llama-cpp-python build, ~13 min on 2 cores, happens once per machine), and .venv is reused while
+# pyproject.toml is unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv
+stamp="$venv/.ragls-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  "$venv/bin/python" -m pip install --quiet --upgrade pip wheel
+  "$venv/bin/python" -m pip install --quiet -e '.[test]'
+  echo "$want" > "$stamp"
+fi
+
+if command -v npm >/dev/null 2>&1 && [ -f client-vscode/package-lock.json ]; then
+  (cd client-vscode && npm ci --no-audit --no-fund --loglevel=error)
+fi
