@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,9 +42,14 @@ class RetrievalParams:
     # Tuned with ``ragls eval`` (docs/EVALUATION.md): title 1.2 -> 0.5 and phrase 0.6 -> 0.3 gained
     # on both SciFact and the k8s tuning half; larger title weights let heading words drown the body.
     title: float = 0.5
-    ident: float = 0.5
+    # ident 0.5 -> 0.25: in prose the identifier field repeats body words, so a high weight counts
+    # them twice (k8s tune +0.004, test +0.017; SciFact +0.002).
+    ident: float = 0.25
     symbol: float = 4.0
     phrase: float = 0.3
+    # Adjacent query words up to 2 tokens apart ("pod *the* security" or "pod security *admission*"
+    # phrasing varies): slop 1 -> 2 gained on k8s tune, lost 0.002-0.004 on SciFact.
+    phrase_slop: int = 2
     candidates: int = 50  # chunks fetched before file evidence and the per-file cap
     file_evidence: float = 0.2  # share of the best *other* candidate chunk of the same file added to a chunk
     prf_docs: int = 0  # pseudo-relevance feedback from this many top chunks (0: off; opt-in, slower)
@@ -51,15 +57,12 @@ class RetrievalParams:
     prf_weight: float = 0.5  # boost of the strongest expansion term (others proportionally less)
     prf_max_df: float = 0.1  # expansion terms must occur in at most this share of chunks
     min_coverage: float = 0.45  # idf-weighted share of query terms the best hit must contain
-    # Re-ranking of the best ``rerank_depth`` candidates in Python (0: off): our own BM25 over the
-    # body (Tantivy fixes k1=1.2, b=0.75) and a term-proximity score, added to the fused score.
-    rerank_depth: int = 0
-    rerank_k1: float = 0.9
-    rerank_b: float = 0.4
-    rerank_bm25: float = 0.0  # weight of the re-ranker's body BM25
-    rerank_proximity: float = 0.0  # weight of the proximity score
-    rerank_replace: float = 0.0
-    rerank_window: int = 5  # query terms at most this many tokens apart count as near
+    # Length floor (docs/EVALUATION.md): the best ``length_floor_depth`` candidates get their body
+    # BM25 recomputed as if a chunk were at least ``length_floor`` x the average body length. BM25's
+    # length normalisation (b=0.75, fixed in Tantivy) rewards short texts; a 3-line section or one
+    # API field description then beats the page that explains the topic. 0 turns it off.
+    length_floor: float = 0.5
+    length_floor_depth: int = 30
 
 
 def _stems(words: tuple[str, ...] | list[str]) -> list[str]:
@@ -97,7 +100,7 @@ class Retriever:
         for a, b in parts.pairs:
             pair = STEM_ANALYZER.analyze(a)[:1] + STEM_ANALYZER.analyze(b)[:1]
             if len(pair) == 2:
-                phrases.append((tantivy.Occur.Should, tantivy.Query.phrase_query(self._schema, "body", pair, slop=1)))
+                phrases.append((tantivy.Occur.Should, tantivy.Query.phrase_query(self._schema, "body", pair, slop=self.params.phrase_slop)))
         if phrases:
             signals["phrase"] = tantivy.Query.boolean_query(phrases)
         return {name: q for name, q in signals.items() if q is not None}
@@ -139,8 +142,8 @@ class Retriever:
                     + [(tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.term_query(self._schema, "body", t), w)) for t, w in expansion]
                 )
                 scored = self._fetch(searcher, fused, depth)
-        if self.params.rerank_depth > 0 and scored:
-            scored = self._rerank(searcher, parts, scored)
+        if self.params.length_floor > 0 and self.params.length_floor_depth > 0 and scored:
+            scored = self._floor_short_chunks(searcher, parts, scored)
         # Two best candidate scores per file (scored is best first).
         file_best: dict[str, list[float]] = {}
         for score, _, chunk in scored:
@@ -179,45 +182,42 @@ class Retriever:
     def _fetch(self, searcher: tantivy.Searcher, query: tantivy.Query, depth: int) -> list[tuple[float, object, Chunk]]:
         return [(score, address, document_to_chunk(searcher.doc(address))) for score, address in searcher.search(query, limit=depth, count=False).hits]
 
-    def _rerank(self, searcher: tantivy.Searcher, parts: QueryParts, scored: list) -> list:
-        """Re-score the best ``rerank_depth`` candidates with features Tantivy cannot compute."""
+    def _floor_short_chunks(self, searcher: tantivy.Searcher, parts: QueryParts, scored: list) -> list:
+        """Re-score the best candidates: body BM25 with a floor on the length (see ``length_floor``).
+
+        The correction is exact for Tantivy's BM25 (k1=1.2, b=0.75, same idf): it removes the body
+        score computed with the chunk's own length and adds the one computed with the floored length,
+        so chunks at least as long as the floor keep their score. Costs one analysis per candidate
+        (~75 us per 1 KB, cached for repeated chunks).
+        """
         p = self.params
-        stems = _stems(parts.words)
-        if not stems:
-            return scored
         total_docs = max(1, searcher.num_docs)
         idf = {}
-        for stem in stems:
+        for stem in _stems(parts.words):
             df = searcher.doc_freq("body", stem)
             if df:
                 idf[stem] = math.log(1 + (total_docs - df + 0.5) / (df + 0.5))
         if not idf:
             return scored
-        avgdl = self._average_length(searcher, "body", stems)
-        head = scored[: p.rerank_depth]
+        avgdl = self._average_length(searcher, "body", list(idf))
+        floor = p.length_floor * avgdl
+        head = scored[: p.length_floor_depth]
         rescored = []
         for score, address, chunk in head:
+            # Cheap checks first (analysis is the cost here): English runs ~7 characters per token
+            # (99% of k8s chunks under 12), and the word count is within a few % of the token count.
+            if len(chunk.text) > 16 * floor or len(_WORDS.findall(chunk.text)) > 1.25 * floor:
+                rescored.append((score, address, chunk))
+                continue
             tokens = _analysed(chunk.text)
-            positions: dict[str, list[int]] = {}
-            for i, token in enumerate(tokens):
-                if token in idf:
-                    positions.setdefault(token, []).append(i)
-            bonus = 0.0
-            if p.rerank_bm25 and positions:
-                norm = p.rerank_k1 * (1 - p.rerank_b + p.rerank_b * len(tokens) / avgdl)
-                bonus += p.rerank_bm25 * sum(
-                    idf[t] * len(ps) * (p.rerank_k1 + 1) / (len(ps) + norm) for t, ps in positions.items()
-                )
-                if p.rerank_replace:
-                    norm0 = 1.2 * (1 - 0.75 + 0.75 * len(tokens) / avgdl)
-                    bonus -= p.rerank_replace * sum(
-                        idf[t] * len(ps) * 2.2 / (len(ps) + norm0) for t, ps in positions.items()
-                    )
-            if p.rerank_proximity and len(positions) > 1:
-                bonus += p.rerank_proximity * _proximity(positions, idf, p.rerank_window, p.rerank_k1)
-            rescored.append((score + bonus, address, chunk))
-        rescored.sort(key=lambda row: -row[0])
-        return rescored + scored[p.rerank_depth :]
+            if len(tokens) < floor:
+                freqs: dict[str, int] = {}
+                for token in tokens:
+                    if token in idf:
+                        freqs[token] = freqs.get(token, 0) + 1
+                score += p.body * (_bm25(freqs, idf, floor, avgdl) - _bm25(freqs, idf, len(tokens), avgdl))
+            rescored.append((score, address, chunk))
+        return sorted(rescored + scored[p.length_floor_depth :], key=lambda row: -row[0])
 
     def _average_length(self, searcher: tantivy.Searcher, field: str, stems: list[str]) -> float:
         """Tantivy's average length of ``field`` in tokens, read once per index size from a score explanation."""
@@ -349,36 +349,19 @@ def _find_detail(node: dict, prefix: str) -> float:
     return 0.0
 
 
+_WORDS = re.compile(r"[^\W_]+")  # about what Tantivy's simple tokenizer splits (alphanumeric runs)
+
+
 @lru_cache(maxsize=512)
 def _analysed(text: str) -> tuple[str, ...]:
     # The same chunks come back for related questions (hover, follow-ups): analysing ~1 KB costs ~75 us.
     return tuple(STEM_ANALYZER.analyze(text))
 
 
-def _proximity(positions: dict[str, list[int]], idf: dict[str, float], window: int, k1: float) -> float:
-    """BM25TP-style proximity: for each pair of distinct query terms, occurrences at most ``window``
-    tokens apart add 1/d^2; the sum is saturated like a term frequency and weighted by the rarer term's idf.
-    """
-    terms = list(positions)
-    total = 0.0
-    for i, a in enumerate(terms):
-        pa = positions[a]
-        for b in terms[i + 1 :]:
-            pb = positions[b]
-            acc = 0.0
-            j = 0
-            for x in pa:
-                while j < len(pb) and pb[j] < x - window:
-                    j += 1
-                k = j
-                while k < len(pb) and pb[k] <= x + window:
-                    d = abs(pb[k] - x)
-                    if d:
-                        acc += 1.0 / (d * d)
-                    k += 1
-            if acc:
-                total += min(idf[a], idf[b]) * acc * (k1 + 1) / (acc + k1)
-    return total
+def _bm25(freqs: dict[str, int], idf: dict[str, float], length: float, avgdl: float, k1: float = 1.2, b: float = 0.75) -> float:
+    """BM25 of one text as Tantivy computes it (its k1 and b are fixed)."""
+    norm = k1 * (1 - b + b * length / avgdl)
+    return sum(idf[t] * tf * (k1 + 1) / (tf + norm) for t, tf in freqs.items())
 
 
 def _ms(started: float) -> float:
