@@ -6,7 +6,10 @@ Signals (each a Tantivy query over one field, see ``schema.py``):
 - ``title``  BM25 over the heading path and file-name words
 - ``ident``  BM25 over identifier sub-words (``HTTPResponse`` matches "http response")
 - ``symbol`` exact match of a query identifier with a name the chunk defines
-- ``phrase`` adjacent query words found near each other (slop 1) in the body
+- ``phrase`` adjacent query words found near each other (slop 2) in the body
+
+then, in Python over the best candidates, a floor on the body length (short chunks lose BM25's
+short-text bonus) and file evidence (a page that matches in several chunks gains).
 
 Fusion is a weighted sum of the signal scores, done inside Tantivy as one boolean query of boosted
 sub-queries (one pass over the postings; BM25 statistics stay per field). ``explain=True`` recomputes
@@ -120,6 +123,8 @@ class Retriever:
 
         1. one fused Tantivy query gives ``candidates`` chunks;
         2. optional pseudo-relevance feedback (``prf_docs`` > 0) re-runs it with expansion terms;
+        2b. length floor: the best ``length_floor_depth`` candidates shorter than ``length_floor`` x
+           the average body length lose BM25's short-text bonus (``_floor_short_chunks``);
         3. file evidence: a chunk gains ``file_evidence`` x the score of the best other candidate
            chunk of its file (only one: a sum would favour long pages) — a page that matches in several places is more likely about the topic than
            one passage that happens to share words;
