@@ -204,3 +204,15 @@ def test_worker_processes_that_cannot_start_fall_back_to_in_process(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "250"
     assert "continuing in-process" in done.stderr  # the fallback really ran
+
+
+def test_update_paths_with_a_removed_folder_drops_everything_under_it(workspace, index_dir):
+    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index.sync()
+    import shutil
+
+    shutil.move(str(workspace / "docs"), str(workspace.parent / "elsewhere"))
+    report = index.update_paths([workspace / "docs"])
+    assert report.removed == 1
+    assert "docs/retry.md" not in paths_of(index.search("retry_policy client.toml"))
+    assert index.stats().files == 2

@@ -246,7 +246,8 @@ class WorkspaceIndex:
             return self._finish(report, started)
 
     def update_paths(self, paths: Iterable[str | Path]) -> IndexReport:
-        """Re-read the given files from disk (watcher batches); missing or ignored ones are removed."""
+        """Re-read the given files from disk (watcher batches); missing or ignored ones are removed,
+        and so is everything under a given folder that no longer exists."""
         started = time.perf_counter()
         with self._write_lock:
             report = IndexReport()
@@ -258,6 +259,13 @@ class WorkspaceIndex:
                 if rel is None or rel in self._overlays:
                     continue
                 checked = check_file(self.root, rel, self.settings, self._rules)
+                if checked in ("missing", "directory"):
+                    # a folder that was deleted or moved away: drop everything indexed under it
+                    for gone in [p for p in self._manifest if p.startswith(rel + "/") and p not in self._overlays]:
+                        if not (self.root / gone).exists():
+                            writer.delete_documents_by_term("path", gone)
+                            del self._manifest[gone]
+                            report.removed += 1
                 if isinstance(checked, str):
                     if rel in self._manifest:
                         writer.delete_documents_by_term("path", rel)

@@ -262,12 +262,13 @@ class Workspaces:
         if folder.closed or index is None:
             return
         started = time.perf_counter()
-        if full_scan or removed_dirs:
-            # Ignore rules changed, events were lost, or a directory left with files nobody named:
-            # only a full (incremental) scan knows what the index should hold now.
+        if full_scan:
+            # Ignore rules changed or events were lost: only a full (incremental) scan knows what
+            # the index should hold now.
             report = index.sync(cancel=folder.cancel)
         else:
-            report = index.update_paths(paths)
+            # a directory that left names no files: update_paths drops what was indexed under it
+            report = index.update_paths(paths | removed_dirs)
         log.debug(
             "%s: %d changed paths -> +%d ~%d -%d in %.0f ms",
             folder.name, len(paths), report.added, report.updated, report.removed, (time.perf_counter() - started) * 1000,
