@@ -115,7 +115,7 @@ class Answerer:
             try:
                 adapters = self.model.adapter_choice(self.settings.hover.adapters) or None  # type: ignore[union-attr]
                 modelled = self.model.answer(  # type: ignore[union-attr]
-                    f"What is `{symbol}`?", result.hits, mode="hover", adapters=adapters
+                    f"What is `{symbol}`?", result.hits, mode="hover", adapters=adapters, wait=False
                 )
                 if not modelled.abstained:
                     return modelled

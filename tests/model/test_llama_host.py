@@ -272,3 +272,26 @@ def test_update_settings_switches_adapters_in_place_and_reloads_on_new_path(mode
     assert warnings and "reloading" in warnings[0]
     assert host.wait_ready(30) and llm_of(host) is not llm and host.status().path == str(copy)
     host.close()
+
+
+def test_a_hover_does_not_queue_behind_a_running_answer(host: ModelHost, hits: list[Hit]) -> None:
+    from ragls.model import ModelUnavailable
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(delta: str) -> None:
+        started.set()
+        release.wait(5)
+
+    worker = threading.Thread(target=host.answer, args=("q", hits), kwargs=dict(on_delta=slow, max_tokens=3))
+    worker.start()
+    try:
+        assert started.wait(10)
+        t0 = time.monotonic()
+        with pytest.raises(ModelUnavailable, match="busy"):
+            host.answer("What is `send`?", hits, mode="hover", wait=False)
+        assert time.monotonic() - t0 < 0.5
+    finally:
+        release.set()
+        worker.join(10)
+    assert host.answer("What is `send`?", hits, mode="hover", wait=False, max_tokens=4).source.startswith("model:")

@@ -220,8 +220,11 @@ class ModelHost:
         max_tokens: int | None = None,
         on_delta: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        wait: bool = True,
     ) -> Answer:
-        """Answer ``question`` from ``hits`` (see the module docstring). Raises ModelUnavailable."""
+        """Answer ``question`` from ``hits`` (see the module docstring). Raises ModelUnavailable;
+        with ``wait=False`` also when another generation holds the model (hover must not queue
+        behind a long answer)."""
         if mode not in self._modes:
             raise ValueError(f"unknown answer mode {mode!r}")
         if self._state != "ready":
@@ -234,7 +237,10 @@ class ModelHost:
         seed = settings.seed if seed is None else seed
         not_covered = resources.texts.not_covered
 
-        if not self._acquire(cancel):
+        if not wait:
+            if not self._lock.acquire(blocking=False):
+                raise ModelUnavailable("model busy with another answer")
+        elif not self._acquire(cancel):
             return Answer(text="", citations=(), abstained=False, source=self._source(), warnings=("cancelled",))
         try:
             backend = self._backend
