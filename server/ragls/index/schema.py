@@ -51,43 +51,8 @@ def build_schema() -> tantivy.Schema:
 
 import json  # noqa: E402  (kept next to the conversion it serves)
 
-from ragls.core.identifiers import camel_subwords, split_identifier, subword_tokens  # noqa: E402
 from ragls.core.types import Chunk  # noqa: E402
-
-
-def title_text(chunk: Chunk) -> str:
-    """Heading path plus the words of the file name: ``docs/retry-policy.md`` -> ``retry policy``."""
-    stem = chunk.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return " ".join([*chunk.heading, " ".join(split_identifier(stem))])
-
-
-def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
-    """Exact-match terms for defined names: the qualified name and its last component, lowercased."""
-    terms: set[str] = set()
-    for name in symbols:
-        lowered = name.lower()
-        last = lowered.rsplit(".", 1)[-1]
-        # Also without underscores, so "http response" and "http_response" find HTTPResponse.
-        terms.update((lowered, last, last.replace("_", "")))
-    return sorted(terms)
-
-
-# Everything a document needs, as plain picklable values: worker processes prepare these (the
-# Python-heavy part of indexing) and the single writer turns them into Tantivy documents.
-PreparedChunk = tuple  # (start, end, body, title, ident, symbol_terms, meta_json_bytes)
-
-
-def prepare_chunk(chunk: Chunk) -> PreparedChunk:
-    meta = {"k": chunk.kind, "l": chunk.language, "h": list(chunk.heading), "s": list(chunk.symbols), "d": chunk.doc}
-    return (
-        chunk.start_line,
-        chunk.end_line,
-        chunk.text,
-        title_text(chunk),
-        " ".join(camel_subwords(chunk.text) + subword_tokens(" ".join(chunk.symbols))),
-        tuple(symbol_terms(chunk.symbols)),
-        json.dumps(meta, ensure_ascii=False).encode(),
-    )
+from ragls.index.preparation import PreparedChunk, prepare_chunk  # noqa: E402,F401  (re-exported)
 
 
 def prepared_to_document(path: str, prepared: PreparedChunk) -> tantivy.Document:

@@ -34,7 +34,8 @@ from ragls.core.chunking import chunk_document, language_for
 from ragls.core.types import SearchResult
 from ragls.core.workspace import IgnoreRules, check_file, discover
 from ragls.index.retrieval import Retriever
-from ragls.index.schema import SCHEMA_VERSION, build_schema, chunk_to_document, prepare_chunk, prepared_to_document
+from ragls.index.preparation import PreparedFile, prepare_file
+from ragls.index.schema import SCHEMA_VERSION, build_schema, chunk_to_document, prepared_to_document
 from ragls.settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -456,33 +457,6 @@ class WorkspaceIndex:
                 except Exception:  # the writer is consumed either way; nothing to lose
                     pass
                 self._writer = None
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedFile:
-    size: int  # bytes read
-    digest: str | None
-    chunks: list | None  # prepared chunks; None when the content hash is unchanged
-    error: str | None = None
-
-
-def prepare_file(rel: str, abs_path: str, known_hash: str | None) -> PreparedFile:
-    """Read, hash, chunk and prepare one file (runs in worker processes; must stay picklable)."""
-    try:
-        data = Path(abs_path).read_bytes()
-    except OSError as exc:
-        return PreparedFile(0, None, None, error=str(exc))
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    if digest == known_hash:
-        return PreparedFile(len(data), digest, None)
-    chunks = [prepare_chunk(chunk) for chunk in chunk_document(rel, _decode(data))]
-    return PreparedFile(len(data), digest, chunks)
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return data.decode("utf-8", errors="replace")
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -1,0 +1,77 @@
+"""Everything indexing does in Python before Tantivy: read, hash, chunk, and turn each chunk into
+plain field values. Runs in worker processes, so it imports no Tantivy and returns only picklable
+values; the single index writer turns them into documents (``schema.prepared_to_document``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ragls.core.chunking import chunk_document
+from ragls.core.identifiers import camel_subwords, split_identifier, subword_tokens
+from ragls.core.types import Chunk
+
+
+def title_text(chunk: Chunk) -> str:
+    """Heading path plus the words of the file name: ``docs/retry-policy.md`` -> ``retry policy``."""
+    stem = chunk.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return " ".join([*chunk.heading, " ".join(split_identifier(stem))])
+
+
+def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
+    """Exact-match terms for defined names: the qualified name and its last component, lowercased."""
+    terms: set[str] = set()
+    for name in symbols:
+        lowered = name.lower()
+        last = lowered.rsplit(".", 1)[-1]
+        # Also without underscores, so "http response" and "http_response" find HTTPResponse.
+        terms.update((lowered, last, last.replace("_", "")))
+    return sorted(terms)
+
+
+# Everything a document needs, as plain picklable values: worker processes prepare these (the
+# Python-heavy part of indexing) and the single writer turns them into Tantivy documents.
+PreparedChunk = tuple  # (start, end, body, title, ident, symbol_terms, meta_json_bytes)
+
+
+def prepare_chunk(chunk: Chunk) -> PreparedChunk:
+    meta = {"k": chunk.kind, "l": chunk.language, "h": list(chunk.heading), "s": list(chunk.symbols), "d": chunk.doc}
+    return (
+        chunk.start_line,
+        chunk.end_line,
+        chunk.text,
+        title_text(chunk),
+        " ".join(camel_subwords(chunk.text) + subword_tokens(" ".join(chunk.symbols))),
+        tuple(symbol_terms(chunk.symbols)),
+        json.dumps(meta, ensure_ascii=False).encode(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFile:
+    size: int  # bytes read
+    digest: str | None
+    chunks: list | None  # prepared chunks; None when the content hash is unchanged
+    error: str | None = None
+
+
+def prepare_file(rel: str, abs_path: str, known_hash: str | None) -> PreparedFile:
+    """Read, hash, chunk and prepare one file (runs in worker processes; must stay picklable)."""
+    try:
+        data = Path(abs_path).read_bytes()
+    except OSError as exc:
+        return PreparedFile(0, None, None, error=str(exc))
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if digest == known_hash:
+        return PreparedFile(len(data), digest, None)
+    chunks = [prepare_chunk(chunk) for chunk in chunk_document(rel, decode_text(data))]
+    return PreparedFile(len(data), digest, chunks)
+
+
+def decode_text(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.decode("utf-8", errors="replace")
