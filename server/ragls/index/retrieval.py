@@ -239,7 +239,7 @@ class Retriever:
                     break
         if not value:
             return 100.0  # nothing matched: any positive length keeps the formula defined
-        self._avgdl[key] = value
+        self._avgdl = {**{k: v for k, v in self._avgdl.items() if k[0] == key[0]}, key: value}  # drop older index sizes
         return value
 
     def _feedback_terms(self, searcher: tantivy.Searcher, parts: QueryParts, top: list) -> list[tuple[str, float]]:
