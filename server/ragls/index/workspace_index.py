@@ -51,6 +51,8 @@ _COMMIT_EVERY_SECONDS = 10.0
 # Below this much work, starting worker processes costs more than it saves.
 _PARALLEL_MIN_FILES = 200
 _PARALLEL_MIN_BYTES = 2_000_000
+# Prepared in this process while the worker processes start up.
+_IN_PROCESS_HEAD_BYTES = 1_500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,16 +344,27 @@ class WorkspaceIndex:
             for wfile, job in zip(files, jobs):
                 yield wfile, prepare_file(*job)
             return
-        # spawn, not fork: the server has threads (pygls, Tantivy) that fork would copy mid-flight
+        # While the workers start (a fresh interpreter each), this process prepares the first files.
+        head, size = 0, 0
+        while head < len(files) and size < _IN_PROCESS_HEAD_BYTES:
+            size += files[head].size
+            head += 1
         handed_out = 0
         try:
+            # spawn, not fork: the server has threads (pygls, Tantivy) that fork would copy mid-flight
             with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 try:
-                    for wfile, prepared in zip(files, pool.map(prepare_file, *zip(*jobs), chunksize=8)):
+                    tail = pool.map(prepare_file, *zip(*jobs[head:]), chunksize=8) if head < len(jobs) else ()
+                    for wfile, job in zip(files[:head], jobs[:head]):
+                        handed_out += 1
+                        yield wfile, prepare_file(*job)
+                        if cancel is not None and cancel.is_set():
+                            return
+                    for wfile, prepared in zip(files[head:], tail):
                         handed_out += 1
                         yield wfile, prepared
                         if cancel is not None and cancel.is_set():
-                            break
+                            return
                 finally:
                     pool.shutdown(wait=True, cancel_futures=True)
         except (BrokenProcessPool, OSError) as exc:
