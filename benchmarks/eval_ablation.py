@@ -18,16 +18,17 @@ from pathlib import Path
 from ragls.cli import main as ragls
 
 # Each row adds one change to the previous one; the overrides undo what later rows add.
-_ROUND2_OFF = ["ident=0.5", "phrase_slop=1", "length_floor=0"]
+_ROUND2_OFF = ["ident=0.5", "phrase_slop=1", "length_floor=0", "prf_docs=0"]
 STEPS = [
     ("before (title 1.2, phrase 0.6)", ["title=1.2", "phrase=0.6", "file_evidence=0", *_ROUND2_OFF]),
     ("title 1.2 -> 0.5", ["phrase=0.6", "file_evidence=0", *_ROUND2_OFF]),
     ("+ phrase 0.6 -> 0.3", ["file_evidence=0", *_ROUND2_OFF]),
     ("+ file evidence 0.2 (round-1 default)", _ROUND2_OFF),
-    ("+ ident 0.5 -> 0.25", ["phrase_slop=1", "length_floor=0"]),
-    ("+ phrase slop 1 -> 2", ["length_floor=0"]),
-    ("+ length floor 0.5 (default)", []),
-    ("+ --prf 5 (opt-in)", ["prf_docs=5"]),
+    ("+ ident 0.5 -> 0.25", ["phrase_slop=1", "length_floor=0", "prf_docs=0"]),
+    ("+ phrase slop 1 -> 2", ["length_floor=0", "prf_docs=0"]),
+    ("+ length floor 0.5 (round-2 default)", ["prf_docs=0"]),
+    ("+ PRF 5 gated by coverage < 0.45 (default)", []),
+    ("PRF always (prf_gate 1.01, round-2 --prf 5)", ["prf_gate=1.01"]),
 ]
 
 

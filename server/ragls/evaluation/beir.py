@@ -22,7 +22,7 @@ import tantivy
 from ragls.core.types import Chunk
 from ragls.evaluation.runs import Question, Ranked
 from ragls.index.retrieval import RetrievalParams, Retriever
-from ragls.index.schema import build_schema, chunk_to_document
+from ragls.index.schema import build_schema, prepare_chunk, prepared_to_document
 
 
 class DatasetError(ValueError):
@@ -108,6 +108,17 @@ def document_chunk(doc_id: str, title: str, text: str) -> Chunk:
     )
 
 
+def _beir_document(chunk: Chunk) -> tantivy.Document:
+    """The workspace document of ``chunk`` with the title field holding the BEIR title only.
+
+    A workspace chunk's title field also gets the words of its file name (``retry-policy.md`` ->
+    "retry policy"); here the "file name" is a corpus id (``4983``), not content: left in, a number
+    in a query ("1/2000 in UK") matches the document whose id it happens to be.
+    """
+    start, end, body, _title, ident, symbols, meta = prepare_chunk(chunk)
+    return prepared_to_document(chunk.path, (start, end, body, " ".join(chunk.heading), ident, symbols, meta))
+
+
 class BeirIndex:
     """A temporary index of a BEIR corpus, searched with :class:`Retriever`."""
 
@@ -120,7 +131,7 @@ class BeirIndex:
         self.index = tantivy.Index(build_schema(), path=str(index_dir), reuse=False)
         writer = self.index.writer(heap_size=128_000_000, num_threads=1)
         for doc_id, (title, text) in dataset.corpus.items():
-            writer.add_document(chunk_to_document(document_chunk(doc_id, title, text)))
+            writer.add_document(_beir_document(document_chunk(doc_id, title, text)))
         writer.commit()
         writer.wait_merging_threads()
         self.index.reload()

@@ -33,7 +33,7 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--ood-queries", metavar="FILE", help="out-of-domain queries (JSON lines with _id/text) that should be declined")
     p.add_argument("--index-dir", help="keep the index here (reused by later runs) instead of a temporary folder")
     p.add_argument("--depth", type=int, default=100, help="ranked results per query (default 100, for Recall@100)")
-    p.add_argument("--prf", type=int, default=None, metavar="N", help="pseudo-relevance feedback from the top N chunks (opt-in)")
+    p.add_argument("--prf", type=int, default=None, metavar="N", help="pseudo-relevance feedback from the top N chunks (default 5, only for low-coverage queries; 0: off; --param prf_gate=1.01: always)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a RetrievalParams field (experiments)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--per-query", action="store_true", help="show every question (failures first)")

@@ -8,7 +8,8 @@ Signals (each a Tantivy query over one field, see ``schema.py``):
 - ``symbol`` exact match of a query identifier with a name the chunk defines
 - ``phrase`` adjacent query words found near each other (slop 2) in the body
 
-then, in Python over the best candidates, a floor on the body length (short chunks lose BM25's
+then, in Python over the best candidates: feedback terms when the best chunk misses much of the
+query (gated pseudo-relevance feedback), a floor on the body length (short chunks lose BM25's
 short-text bonus) and file evidence (a page that matches in several chunks gains).
 
 Fusion is a weighted sum of the signal scores, done inside Tantivy as one boolean query of boosted
@@ -55,7 +56,15 @@ class RetrievalParams:
     phrase_slop: int = 2
     candidates: int = 50  # chunks fetched before file evidence and the per-file cap
     file_evidence: float = 0.2  # share of the best *other* candidate chunk of the same file added to a chunk
-    prf_docs: int = 0  # pseudo-relevance feedback from this many top chunks (0: off; opt-in, slower)
+    # Pseudo-relevance feedback (RM3-style) from this many top chunks (0: off), *gated*: it runs only
+    # when the first pass's best chunk covers less than ``prf_gate`` of the query's idf-weighted
+    # content terms. Low coverage means the documents word the topic differently from the query
+    # (vocabulary mismatch), which feedback terms can bridge; when the best chunk already holds the
+    # query's rare words, feedback mostly drifts off topic (always-on PRF: SciFact +0.004, k8s -0.02).
+    # The gate is the abstention threshold (``min_coverage``), not a separately tuned number: feedback
+    # exactly where retrieval would otherwise decline. ``prf_gate`` > 1: always (the old opt-in PRF).
+    prf_docs: int = 5
+    prf_gate: float = 0.45
     prf_terms: int = 10  # expansion terms added to the query
     prf_weight: float = 0.5  # boost of the strongest expansion term (others proportionally less)
     prf_max_df: float = 0.1  # expansion terms must occur in at most this share of chunks
@@ -122,7 +131,9 @@ class Retriever:
         """The ranked chunks for ``query`` without presentation (snippets): what ``ragls eval`` times.
 
         1. one fused Tantivy query gives ``candidates`` chunks;
-        2. optional pseudo-relevance feedback (``prf_docs`` > 0) re-runs it with expansion terms;
+        2. pseudo-relevance feedback: when the best first-pass chunk covers less than ``prf_gate`` of
+           the query (see ``prf_gate``), it re-runs with expansion terms from the top ``prf_docs``;
+           stored documents are fetched only after that decision (fetching is the main cost);
         2b. length floor: the best ``length_floor_depth`` candidates shorter than ``length_floor`` x
            the average body length lose BM25's short-text bonus (``_floor_short_chunks``);
         3. file evidence: a chunk gains ``file_evidence`` x the score of the best other candidate
@@ -137,16 +148,20 @@ class Retriever:
         searcher = self._index.searcher()
         fused = self.fused_query(signals)
         depth = max(self.params.candidates, limit * 2)
-        scored = self._fetch(searcher, fused, depth)
+        hits = searcher.search(fused, limit=depth, count=False).hits
+        fetched: dict = {}  # address -> chunk: fetching stored documents is most of a query's cost
         expansion: list[tuple[str, float]] = []
-        if self.params.prf_docs > 0 and scored:
-            expansion = self._feedback_terms(searcher, parts, scored[: self.params.prf_docs])
+        if self.params.prf_docs > 0 and hits:
+            top = [(score, address, self._chunk(searcher, address, fetched)) for score, address in hits[: self.params.prf_docs]]
+            if self._needs_feedback(searcher, parts, top[0][2]):
+                expansion = self._feedback_terms(searcher, parts, top)
             if expansion:
                 fused = tantivy.Query.boolean_query(
                     [(tantivy.Occur.Should, fused)]
                     + [(tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.term_query(self._schema, "body", t), w)) for t, w in expansion]
                 )
-                scored = self._fetch(searcher, fused, depth)
+                hits = searcher.search(fused, limit=depth, count=False).hits
+        scored = [(score, address, self._chunk(searcher, address, fetched)) for score, address in hits]
         if self.params.length_floor > 0 and self.params.length_floor_depth > 0 and scored:
             scored = self._floor_short_chunks(searcher, parts, scored)
         # Two best candidate scores per file (scored is best first).
@@ -184,8 +199,12 @@ class Retriever:
         covered = bool(ranked) and (confidence >= self.params.min_coverage or self._symbol_hit(parts, ranked[0][1]))
         return Ranking(parts, ranked, covered=covered, confidence=confidence)
 
-    def _fetch(self, searcher: tantivy.Searcher, query: tantivy.Query, depth: int) -> list[tuple[float, object, Chunk]]:
-        return [(score, address, document_to_chunk(searcher.doc(address))) for score, address in searcher.search(query, limit=depth, count=False).hits]
+    @staticmethod
+    def _chunk(searcher: tantivy.Searcher, address, fetched: dict) -> Chunk:
+        key = (address.segment_ord, address.doc)
+        if key not in fetched:
+            fetched[key] = document_to_chunk(searcher.doc(address))
+        return fetched[key]
 
     def _floor_short_chunks(self, searcher: tantivy.Searcher, parts: QueryParts, scored: list) -> list:
         """Re-score the best candidates: body BM25 with a floor on the length (see ``length_floor``).
@@ -241,6 +260,12 @@ class Retriever:
             return 100.0  # nothing matched: any positive length keeps the formula defined
         self._avgdl = {**{k: v for k, v in self._avgdl.items() if k[0] == key[0]}, key: value}  # drop older index sizes
         return value
+
+    def _needs_feedback(self, searcher: tantivy.Searcher, parts: QueryParts, best: Chunk) -> bool:
+        """The PRF gate: the first pass's best chunk lacks much of the query (see ``prf_gate``)."""
+        if self.params.prf_gate > 1:
+            return True
+        return self.coverage(searcher, parts, best) < self.params.prf_gate
 
     def _feedback_terms(self, searcher: tantivy.Searcher, parts: QueryParts, top: list) -> list[tuple[str, float]]:
         """RM3-style expansion: frequent, not-too-common terms of the best chunks, weighted by P(w|R)."""
