@@ -76,3 +76,32 @@ def test_query_analysis(text, words, symbols, subwords):
     assert parts.words == words
     assert parts.symbols[: len(symbols)] == symbols
     assert parts.subwords == subwords
+
+
+def test_symbol_answer_ignores_code_that_only_uses_the_name():
+    user = hit("def helper(ix) -> WorkspaceIndex:\n    return ix", path="src/u.py", kind="code", symbols=["helper"], doc="")
+    prose = hit("# Index\n\nThe WorkspaceIndex owns the Tantivy writer of one folder.", path="docs/a.md")
+    answer = symbol_answer("WorkspaceIndex", [user, prose])
+    assert answer is not None and [c.path for c in answer.citations] == ["docs/a.md"]
+
+
+@pytest.mark.parametrize(
+    "text, natural",
+    [
+        ("How are secrets kept out of the index?", True),
+        ("what does retry_policy default to", False),
+        ("HTTPResponse", False),
+        ("retry policy", False),  # two words: a name lookup as much as a question
+    ],
+)
+def test_natural_language_questions_are_told_from_code_lookups(text, natural):
+    assert analyze_query(text).natural_language is natural
+
+
+def test_covered_topic_without_a_stating_sentence_points_at_the_sections():
+    page = hit("## Neovim\n\n```lua\nvim.lsp.start({cmd = {'ragls', '--stdio'}})\n```", path="docs/EDITORS.md", start=40)
+    page = Hit(Chunk("docs/EDITORS.md", 40, 44, page.chunk.text, "markdown", heading=("Editors", "Neovim")), score=1.0)
+    answer = extractive_answer("How do I configure Neovim to use the server?", SearchResult("q", (page,), covered=True))
+    assert not answer.abstained
+    assert answer.text == "The closest passages are *Editors > Neovim* [1]."
+    assert (answer.citations[0].start_line, answer.citations[0].end_line) == (40, 44)

@@ -146,8 +146,11 @@ def extractive_answer(
             matched = sum(1 for w in words if matches(w))
             if matched < needed:
                 continue
-            # More query words is better; earlier passages are better; very long sentences are worse.
+            # More query words is better; earlier passages are better; very long sentences are worse;
+            # a question in words is better answered by prose than by "`x` is defined here".
             score = matched / (1 + 0.35 * rank) - 0.002 * max(0, len(sentence.text) - 200)
+            if parts.natural_language and hit.chunk.kind == "code":
+                score *= 0.5
             scored.append((score, rank, position, sentence))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     chosen: list[tuple[int, int, Sentence]] = []
@@ -160,7 +163,9 @@ def extractive_answer(
         if len(chosen) >= max_sentences:
             break
     if not chosen:
-        return Answer(text=NOT_COVERED, citations=(), abstained=True)
+        # Retrieval found the topic but no sentence states it (a page of code samples, a table):
+        # point at the best sections instead of pretending the workspace is silent.
+        return _pointer_answer(result.hits[:2])
     chosen.sort(key=lambda item: (item[0], item[1]))  # read in passage order, as written
     ids: dict[int, int] = {}
     spans: dict[int, tuple[int, int]] = {}
@@ -178,6 +183,15 @@ def extractive_answer(
             Citation(id=n, path=hit.chunk.path, start_line=lo, end_line=hi, title=_title(hit), snippet=hit.snippet, root=hit.root)
         )
     return Answer(text=" ".join(pieces), citations=tuple(citations), abstained=False)
+
+
+def _pointer_answer(hits: tuple[Hit, ...]) -> Answer:
+    citations = [
+        Citation(id=n, path=h.chunk.path, start_line=h.chunk.start_line, end_line=h.chunk.end_line, title=_title(h), snippet=h.snippet, root=h.root)
+        for n, h in enumerate(hits, 1)
+    ]
+    places = " and ".join(f"*{c.title}* [{c.id}]" for c in citations)
+    return Answer(text=f"The closest passages are {places}.", citations=tuple(citations), abstained=False)
 
 
 def citations_for_hits(hits: tuple[Hit, ...] | list[Hit]) -> tuple[Citation, ...]:
@@ -210,6 +224,8 @@ def symbol_answer(symbol: str, hits: tuple[Hit, ...] | list[Hit], *, max_sources
         defines = any(s == symbol or s.rsplit(".", 1)[-1] == last for s in chunk.symbols)
         if defines:
             sentence = _code_sentences(hit)[0] if chunk.kind == "code" else Sentence(f"`{last}` is defined here.", chunk.start_line, chunk.end_line)
+        elif chunk.kind == "code":
+            continue  # code that merely uses the name says nothing about it
         else:
             mentions = [s for s in _sentences_of(hit) if exact.search(s.text)]
             if not mentions:

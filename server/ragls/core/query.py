@@ -34,6 +34,9 @@ class QueryParts:
     subwords: tuple[str, ...]  # identifier sub-words: http, response, retry, policy
     symbols: tuple[str, ...]  # candidate exact symbol names, lower-cased (dotted parts too)
     pairs: tuple[tuple[str, str], ...]  # adjacent content words, for phrase proximity
+    # A question in words ("how are secrets kept out of the index"), not a code lookup
+    # ("HTTPResponse", "retry_policy default"): its answer is more likely prose than code.
+    natural_language: bool = False
 
     @property
     def empty(self) -> bool:
@@ -79,4 +82,5 @@ def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
         subwords=tuple(dict.fromkeys(subwords)),
         symbols=tuple(dict.fromkeys(s for s in symbols if s not in STOPWORDS)),
         pairs=pairs,
+        natural_language=len(content) >= 3 and not any(_looks_like_code(i) for i in identifiers),
     )

@@ -35,6 +35,9 @@ from ragls.core.snippets import make_snippet, matched_lines
 from ragls.core.types import Chunk, Hit, SearchResult
 from ragls.index.schema import STEM_ANALYZER, document_to_chunk
 
+# tests/, test/, spec/, __tests__/ folders and test_x.py, x_test.go, x.test.ts, x.spec.js files
+_TEST_PATH = re.compile(r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]*$|_test\.[^/.]+$|\.(test|spec)\.[^/.]+$")
+
 SIGNALS = ("body", "title", "ident", "symbol", "phrase")
 
 
@@ -69,6 +72,11 @@ class RetrievalParams:
     prf_weight: float = 0.5  # boost of the strongest expansion term (others proportionally less)
     prf_max_df: float = 0.1  # expansion terms must occur in at most this share of chunks
     min_coverage: float = 0.45  # idf-weighted share of query terms the best hit must contain
+    # Source priors for mixed code + docs workspaces (tuned on docs/eval/ragls-questions.jsonl; no
+    # effect on all-prose sets like k8s-docs and SciFact): a question in words multiplies prose
+    # chunks by 1 + prose_boost; chunks of test files get 1 - test_penalty unless the query is about tests.
+    prose_boost: float = 0.5
+    test_penalty: float = 0.5
     # Length floor (docs/EVALUATION.md): the best ``length_floor_depth`` candidates get their body
     # BM25 recomputed as if a chunk were at least ``length_floor`` x the average body length. BM25's
     # length normalisation (b=0.75, fixed in Tantivy) rewards short texts; a 3-line section or one
@@ -178,7 +186,10 @@ class Retriever:
             return other
 
         rescored = sorted(
-            ((score + lam * sibling(score, chunk.path), score, address, chunk) for score, address, chunk in scored),
+            (
+                ((score + lam * sibling(score, chunk.path)) * self._source_prior(parts, chunk), score, address, chunk)
+                for score, address, chunk in scored
+            ),
             key=lambda row: -row[0],
         )
         ranked: list[tuple[float, Chunk, dict[str, float]]] = []
@@ -198,6 +209,18 @@ class Retriever:
         confidence = self.coverage(searcher, parts, ranked[0][1]) if ranked else 0.0
         covered = bool(ranked) and (confidence >= self.params.min_coverage or self._symbol_hit(parts, ranked[0][1]))
         return Ranking(parts, ranked, covered=covered, confidence=confidence)
+
+    def _source_prior(self, parts: QueryParts, chunk: Chunk) -> float:
+        """What kind of file usually answers this kind of query (docs/EVALUATION.md, mixed repos):
+        a question in words is answered by prose more often than by code, and by code more often
+        than by its tests. Code lookups (identifiers in the query) and questions about tests are
+        left alone."""
+        prior = 1.0
+        if parts.natural_language and chunk.kind != "code":
+            prior *= 1.0 + self.params.prose_boost
+        if self.params.test_penalty and _TEST_PATH.search(chunk.path) and not any(w.startswith("test") for w in parts.words):
+            prior *= 1.0 - self.params.test_penalty
+        return prior
 
     @staticmethod
     def _chunk(searcher: tantivy.Searcher, address, fetched: dict) -> Chunk:
