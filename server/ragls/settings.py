@@ -73,11 +73,6 @@ class Settings:
 
 # --- parsing ---------------------------------------------------------------------------------
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -211,16 +206,3 @@ def parse_settings(raw: Any) -> tuple[Settings, list[str]]:
         if name not in known:
             warnings.append(f"ragls setting names adapter '{name}' that is not in model.adapters")
     return settings, warnings
-
-
-def settings_to_json(settings: Settings) -> dict[str, Any]:
-    """The camelCase form of ``settings`` (what a client would send)."""
-
-    def convert(value: Any) -> Any:
-        if dataclasses.is_dataclass(value):
-            return {_camel(f.name): convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, tuple):
-            return [convert(v) for v in value]
-        return value
-
-    return convert(settings)

@@ -194,22 +194,6 @@ def _pointer_answer(hits: tuple[Hit, ...]) -> Answer:
     return Answer(text=f"The closest passages are {places}.", citations=tuple(citations), abstained=False)
 
 
-def citations_for_hits(hits: tuple[Hit, ...] | list[Hit]) -> tuple[Citation, ...]:
-    """One citation per passage, numbered in order: what a model answer's [n] markers refer to."""
-    return tuple(
-        Citation(
-            id=n,
-            path=h.chunk.path,
-            start_line=h.chunk.start_line,
-            end_line=h.chunk.end_line,
-            title=_title(h),
-            snippet=h.snippet,
-            root=h.root,
-        )
-        for n, h in enumerate(hits, 1)
-    )
-
-
 def symbol_answer(symbol: str, hits: tuple[Hit, ...] | list[Hit], *, max_sources: int = 3) -> Answer | None:
     """A hover: where ``symbol`` is defined and what the docs say about it; None when nothing says
     anything about this exact name (a hover must never be noise)."""

@@ -38,7 +38,6 @@ from ragls.index.schema import STEM_ANALYZER, document_to_chunk
 # tests/, test/, spec/, __tests__/ folders and test_x.py, x_test.go, x.test.ts, x.spec.js files
 _TEST_PATH = re.compile(r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]*$|_test\.[^/.]+$|\.(test|spec)\.[^/.]+$")
 
-SIGNALS = ("body", "title", "ident", "symbol", "phrase")
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,10 +90,6 @@ class IndexStats:
     read_only: bool
 
 
-class IndexBusyError(RuntimeError):
-    """Another process owns this index's writer."""
-
-
 def default_index_dir(root: Path) -> Path:
     """A per-workspace folder in the user's cache directory (never inside the workspace)."""
     import platformdirs
@@ -447,10 +443,6 @@ class WorkspaceIndex:
     def is_indexed(self, rel_path: str) -> bool:
         rel = self._relative(rel_path)
         return rel is not None and (rel in self._manifest or rel in self._overlays)
-
-    def buffer_text(self, rel_path: str) -> str | None:
-        """The unsaved buffer text for a path, if an editor has one open."""
-        return self._overlays.get(rel_path)
 
     def stats(self) -> IndexStats:
         return IndexStats(
