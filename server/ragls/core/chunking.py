@@ -450,15 +450,20 @@ class _Syntax:
     strings_continue: bool = True  # a line starting with a string literal is not a new statement
 
 
-_C_TOKENS = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
-_C_TOKENS_TRIPLE = re.compile(
-    r'//[^\n]*|/\*.*?\*/|"""(?:\\.|[^\\])*?"""|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
-_JS_TOKENS = re.compile(
-    r'//[^\n]*|/\*.*?\*/|`(?:\\.|[^`\\])*`|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
-_HASH_TOKENS = re.compile(r'#[^\n]*|"(?:\\.|[^"\\])*"|\'[^\'\n]*\'', re.S)
-_PY_TOKENS = re.compile(
-    r'#[^\n]*|"""(?:\\.|[^\\])*?"""|\'\'\'(?:\\.|[^\\])*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
-_LUA_TOKENS = re.compile(r'--\[(=*)\[.*?\]\1\]|--[^\n]*|\[(=*)\[.*?\]\2\]|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+# Token patterns are written so the regex engine never backtracks (possessive runs of ordinary
+# characters; alternatives inside a token start with different characters): this scan is a third
+# of chunking's time on code. They match exactly what the plain forms would (``"(?:\\.|[^"\\\n])*"``,
+# a lazy ``"""(?:\\.|[^\\])*?"""``): a quote ends a triple-quoted string only where three meet.
+_DQ = r'"(?:[^"\\\n]++|\\.)*+"'
+_SQ = r"'(?:[^'\\\n]++|\\.)*+'"
+_TRIPLE_DQ = r'"""(?:[^"\\]++|\\.|"(?!""))*+"""'
+_TRIPLE_SQ = r"'''(?:[^'\\]++|\\.|'(?!''))*+'''"
+_C_TOKENS = re.compile(r"//[^\n]*|/\*.*?\*/|" + _DQ + "|" + _SQ, re.S)
+_C_TOKENS_TRIPLE = re.compile(r"//[^\n]*|/\*.*?\*/|" + _TRIPLE_DQ + "|" + _DQ + "|" + _SQ, re.S)
+_JS_TOKENS = re.compile(r"//[^\n]*|/\*.*?\*/|`(?:[^`\\]++|\\.)*+`|" + _DQ + "|" + _SQ, re.S)
+_HASH_TOKENS = re.compile(r'#[^\n]*|"(?:[^"\\]++|\\.)*+"|' + r"'[^'\n]*'", re.S)
+_PY_TOKENS = re.compile(r"#[^\n]*|" + _TRIPLE_DQ + "|" + _TRIPLE_SQ + "|" + _DQ + "|" + _SQ, re.S)
+_LUA_TOKENS = re.compile(r"--\[(=*)\[.*?\]\1\]|--[^\n]*|\[(=*)\[.*?\]\2\]|" + _DQ + "|" + _SQ, re.S)
 _SQL_TOKENS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:''|[^'])*'", re.S)
 _NO_TOKENS = re.compile(r"(?!x)x")
 

@@ -14,6 +14,7 @@ import re
 _WORD = re.compile(r"[^\W_]+(?:_+[^\W_]+)*", re.UNICODE)
 # Sub-word boundaries inside one identifier: ABCDef -> ABC Def, fooBar -> foo Bar, v2Api -> v2 Api
 _SUBWORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_SEPARATORS = re.compile(r"[_\W]+")
 # Identifiers as they appear in text: dotted names too (session.retry_policy)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
@@ -26,7 +27,7 @@ def split_identifier(name: str) -> list[str]:
 def _split_cached(name: str) -> tuple[str, ...]:
     """Lower-cased sub-words of one identifier: ``parseHTTPResponse2`` -> parse, http, response, 2."""
     parts: list[str] = []
-    for piece in re.split(r"[_\W]+", name):
+    for piece in _SEPARATORS.split(name):
         if not piece:
             continue
         if piece.isascii():
@@ -39,35 +40,39 @@ def _split_cached(name: str) -> tuple[str, ...]:
 def subword_tokens(text: str) -> list[str]:
     """Sub-word tokens of every word in ``text``, in order (for the identifier field)."""
     tokens: list[str] = []
-    for match in _WORD.finditer(text):
-        tokens.extend(split_identifier(match.group(0)))
+    for word in _WORD.findall(text):
+        tokens.extend(_split_cached(word))
     return tokens
 
 
-_UPPER_RUN = re.compile(r"[A-Z][A-Za-z0-9]*")
+# Where a word changes case: the scan starts at upper-case letters only (rare in text, so the regex
+# engine skips ahead at C speed). Either the letter follows a lower-case letter or digit inside a
+# word (fooBar: the match starts at B; the caller finds the word's start), or it starts a word whose
+# rest mixes cases (FooBar, HTTPResponse — not Foo, FOO, F1).
+_CASE_CHANGE = re.compile(
+    r"[A-Z](?:(?<=[a-z0-9][A-Z])[A-Za-z0-9]*"
+    r"|(?<![A-Za-z0-9][A-Z])(?=[A-Za-z0-9]*[a-z])[a-z0-9]*[A-Z][A-Za-z0-9]*)"
+)
+_ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def camel_subwords(text: str) -> list[str]:
     """Sub-words of the camelCase/PascalCase words in ``text``: what a plain tokenizer misses.
 
     (Snake_case, kebab-case and dotted names already split at their punctuation in Tantivy's
-    tokenizers, so only case changes need Python's help.) This runs on every indexed chunk, so it
-    scans only for upper-case letters — C speed — and looks at the few words around them.
+    tokenizers, so only case changes need Python's help.) This runs on every indexed chunk, so a
+    regex finds the few case changes and only the words around them are looked at in Python.
     """
     tokens: list[str] = []
-    for match in _UPPER_RUN.finditer(text):
-        word, start = match.group(), match.start()
-        if start and text[start - 1].isascii() and text[start - 1].isalnum():
-            # an upper-case letter inside a word (fooBar): take the whole word
-            first = start - 1
-            while first and text[first - 1].isascii() and text[first - 1].isalnum():
+    for match in _CASE_CHANGE.finditer(text):
+        start = first = match.start()
+        if start and text[start - 1] in _ASCII_ALNUM:
+            while first and text[first - 1] in _ASCII_ALNUM:
                 first -= 1
-            word = text[first : match.end()]
-            if not word[0].isalpha():
+            # fooBar splits; 2fooBar is not an identifier, and A1B has no lower-case letter
+            if not "a" <= text[first] <= "z":
                 continue
-        elif word.isupper() or word[1:].islower() or len(word) < 2:
-            continue  # FOO, Foo, F: no case change inside
-        tokens.extend(_split_cached(word))
+        tokens.extend(_split_cached(text[first : match.end()]))
     return tokens
 
 

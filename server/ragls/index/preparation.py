@@ -5,6 +5,7 @@ values; the single index writer turns them into documents (``schema.prepared_to_
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -17,8 +18,13 @@ from ragls.core.types import Chunk
 
 def title_text(chunk: Chunk) -> str:
     """Heading path plus the words of the file name: ``docs/retry-policy.md`` -> ``retry policy``."""
-    stem = chunk.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return " ".join([*chunk.heading, " ".join(split_identifier(stem))])
+    return " ".join([*chunk.heading, _file_name_words(chunk.path)])
+
+
+@functools.lru_cache(maxsize=64)  # every chunk of a file asks for the same path
+def _file_name_words(path: str) -> str:
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return " ".join(split_identifier(stem))
 
 
 def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
@@ -36,17 +42,22 @@ def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
 # Python-heavy part of indexing) and the single writer turns them into Tantivy documents.
 PreparedChunk = tuple  # (start, end, body, title, ident, symbol_terms, meta_json_bytes)
 
+# Built once: json.dumps with options builds a new encoder on every call, which costs as much as
+# the encoding of a small meta object itself.
+_META_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
 
 def prepare_chunk(chunk: Chunk) -> PreparedChunk:
     meta = {"k": chunk.kind, "l": chunk.language, "h": list(chunk.heading), "s": list(chunk.symbols), "d": chunk.doc}
+    symbols = chunk.symbols
     return (
         chunk.start_line,
         chunk.end_line,
         chunk.text,
         title_text(chunk),
-        " ".join(camel_subwords(chunk.text) + subword_tokens(" ".join(chunk.symbols))),
-        tuple(symbol_terms(chunk.symbols)),
-        json.dumps(meta, ensure_ascii=False).encode(),
+        " ".join(camel_subwords(chunk.text) + subword_tokens(" ".join(symbols))) if symbols else " ".join(camel_subwords(chunk.text)),
+        tuple(symbol_terms(symbols)) if symbols else (),
+        _META_ENCODER.encode(meta).encode(),
     )
 
 
