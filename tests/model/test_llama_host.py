@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import logging
 import re
 import threading
@@ -226,7 +228,9 @@ def test_cancel_mid_generation_then_model_still_answers(host: ModelHost, hits: l
     assert again.text == reference  # the model is intact after the cancel
 
 
-def test_cancel_while_waiting_for_the_model(host: ModelHost, hits: list[Hit]) -> None:
+@contextlib.contextmanager
+def answer_in_progress(host: ModelHost, hits: list[Hit]):
+    """Another request holds the model: an answer that has started streaming and is held there."""
     started, release = threading.Event(), threading.Event()
 
     def slow(delta: str) -> None:
@@ -235,14 +239,21 @@ def test_cancel_while_waiting_for_the_model(host: ModelHost, hits: list[Hit]) ->
 
     worker = threading.Thread(target=host.answer, args=("q", hits), kwargs=dict(on_delta=slow, max_tokens=3))
     worker.start()
-    assert started.wait(10)
-    cancel = threading.Event()
-    cancel.set()
-    t0 = time.monotonic()
-    answer = host.answer("other", hits, cancel=cancel)
-    assert time.monotonic() - t0 < 1.0 and answer.warnings == ("cancelled",)
-    release.set()
-    worker.join(10)
+    try:
+        assert started.wait(10)
+        yield
+    finally:
+        release.set()
+        worker.join(10)
+
+
+def test_cancel_while_waiting_for_the_model(host: ModelHost, hits: list[Hit]) -> None:
+    with answer_in_progress(host, hits):
+        cancel = threading.Event()
+        cancel.set()
+        t0 = time.monotonic()
+        answer = host.answer("other", hits, cancel=cancel)
+        assert time.monotonic() - t0 < 1.0 and answer.warnings == ("cancelled",)
 
 
 def test_small_context_trims_passages_and_still_fits(model_files: ModelFiles, make_hit) -> None:
@@ -275,23 +286,9 @@ def test_update_settings_switches_adapters_in_place_and_reloads_on_new_path(mode
 
 
 def test_a_hover_does_not_queue_behind_a_running_answer(host: ModelHost, hits: list[Hit]) -> None:
-    from ragls.model import ModelUnavailable
-
-    started, release = threading.Event(), threading.Event()
-
-    def slow(delta: str) -> None:
-        started.set()
-        release.wait(5)
-
-    worker = threading.Thread(target=host.answer, args=("q", hits), kwargs=dict(on_delta=slow, max_tokens=3))
-    worker.start()
-    try:
-        assert started.wait(10)
+    with answer_in_progress(host, hits):
         t0 = time.monotonic()
         with pytest.raises(ModelUnavailable, match="busy"):
             host.answer("What is `send`?", hits, mode="hover", wait=False)
         assert time.monotonic() - t0 < 0.5
-    finally:
-        release.set()
-        worker.join(10)
     assert host.answer("What is `send`?", hits, mode="hover", wait=False, max_tokens=4).source.startswith("model:")
