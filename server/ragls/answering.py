@@ -72,9 +72,11 @@ class Answerer:
         seed: int | None = None,
         on_delta: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        retrieved: SearchResult | None = None,
     ) -> Answer:
+        """``retrieved``: the result of ``retrieve(question)`` when the caller already has it."""
         query = f"{question} {focus}" if focus else question
-        result = self.retrieve(query, passages=passages)
+        result = retrieved if retrieved is not None else self.retrieve(query, passages=passages)
         if not result.covered:
             if on_delta:
                 on_delta(NOT_COVERED)

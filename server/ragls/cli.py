@@ -229,7 +229,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     try:
         result = answerer.retrieve(args.question)
-        answer = answerer.ask(args.question, on_delta=on_delta, temperature=args.temperature, seed=args.seed)
+        answer = answerer.ask(args.question, on_delta=on_delta, temperature=args.temperature, seed=args.seed, retrieved=result)
     finally:
         index.close()
         if model is not None:
