@@ -181,14 +181,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adapter_arg(raw: str) -> tuple[str, float]:
+    """``PATH[:SCALE]`` -> (path, scale); a colon not followed by a number belongs to the path."""
+    path, colon, scale = raw.rpartition(":")
+    if colon:
+        try:
+            return path, float(scale)
+        except ValueError:
+            pass
+    return raw, 1.0
+
+
 def _model_settings(args: argparse.Namespace) -> ModelSettings | None:
     if not getattr(args, "model", None) and not getattr(args, "remote_url", None):
         return None
     adapters = []
     for raw in args.adapter or []:
-        path, _, scale = raw.rpartition(":") if raw.rpartition(":")[2].replace(".", "", 1).lstrip("-").isdigit() else (raw, "", "")
-        name = Path(path).stem
-        adapters.append({"name": name, "path": path, "scale": float(scale) if scale else 1.0})
+        path, scale = _adapter_arg(raw)
+        adapters.append({"name": Path(path).stem, "path": path, "scale": scale})
     raw_model: dict[str, Any] = {"path": args.model, "adapters": adapters, "defaultAdapters": [a["name"] for a in adapters]}
     for key, attr in (("temperature", "temperature"), ("seed", "seed"), ("contextSize", "ctx_size"), ("gpuLayers", "gpu_layers"), ("threads", "threads"), ("maxTokens", "max_tokens")):
         if getattr(args, attr, None) is not None:

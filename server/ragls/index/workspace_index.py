@@ -408,9 +408,13 @@ class WorkspaceIndex:
 
     def _finish(self, report: IndexReport, started: float) -> IndexReport:
         report.seconds = time.perf_counter() - started
-        report.files = len(self._manifest) + sum(1 for p in self._overlays if p not in self._manifest)
+        report.files = self._file_count()
         report.chunks = self._index.searcher().num_docs
         return report
+
+    def _file_count(self) -> int:
+        # An open buffer's path leaves the manifest (set_overlay), so the two never overlap.
+        return len(self._manifest) + len(self._overlays)
 
     def _relative(self, raw: str | Path) -> str | None:
         path = Path(raw)
@@ -446,7 +450,7 @@ class WorkspaceIndex:
 
     def stats(self) -> IndexStats:
         return IndexStats(
-            files=len(self._manifest) + sum(1 for p in self._overlays if p not in self._manifest),
+            files=self._file_count(),
             chunks=self._index.searcher().num_docs,
             last_update=self._last_update,
             index_dir=self.index_dir,
