@@ -42,22 +42,50 @@ def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
 # Python-heavy part of indexing) and the single writer turns them into Tantivy documents.
 PreparedChunk = tuple  # (start, end, body, title, ident, symbol_terms, meta_json_bytes)
 
-# Built once: json.dumps with options builds a new encoder on every call, which costs as much as
-# the encoding of a small meta object itself.
-_META_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# JSON string escaping in C, as json.dumps(..., ensure_ascii=False) does it. The meta object is
+# assembled around it by hand: the encoder's per-call set-up costs more than encoding one small
+# object, and this runs once per chunk. Same bytes as json.dumps (tested).
+_json_str = json.encoder.encode_basestring
+
+
+def meta_json(chunk: Chunk) -> bytes:
+    """The stored meta of a chunk, exactly ``json.dumps({"k", "l", "h", "s", "d"}).encode()``."""
+    return (
+        '{"k": %s, "l": %s, "h": [%s], "s": [%s], "d": %s}'
+        % (
+            _json_str(chunk.kind),
+            _json_str(chunk.language),
+            ", ".join(map(_json_str, chunk.heading)),
+            ", ".join(map(_json_str, chunk.symbols)),
+            _json_str(chunk.doc),
+        )
+    ).encode()
+
+
+@functools.lru_cache(maxsize=65536)  # class and method names repeat across a codebase
+def _name_part_subwords(part: str) -> tuple[str, ...]:
+    return tuple(subword_tokens(part))
+
+
+def symbol_subwords(symbols: tuple[str, ...]) -> list[str]:
+    """``subword_tokens(" ".join(symbols))``, cached per dotted component (a dot or space never
+    sits inside a word, so splitting there first changes nothing)."""
+    return [token for name in symbols for part in name.split(".") for token in _name_part_subwords(part)]
 
 
 def prepare_chunk(chunk: Chunk) -> PreparedChunk:
-    meta = {"k": chunk.kind, "l": chunk.language, "h": list(chunk.heading), "s": list(chunk.symbols), "d": chunk.doc}
     symbols = chunk.symbols
+    ident = camel_subwords(chunk.text)
+    if symbols:
+        ident += symbol_subwords(symbols)
     return (
         chunk.start_line,
         chunk.end_line,
         chunk.text,
         title_text(chunk),
-        " ".join(camel_subwords(chunk.text) + subword_tokens(" ".join(symbols))) if symbols else " ".join(camel_subwords(chunk.text)),
+        " ".join(ident),
         tuple(symbol_terms(symbols)) if symbols else (),
-        _META_ENCODER.encode(meta).encode(),
+        meta_json(chunk),
     )
 
 

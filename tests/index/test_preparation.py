@@ -1,0 +1,54 @@
+"""Worker-side preparation: the fast paths must give exactly what the plain definitions give."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ragls.core.identifiers import camel_subwords, subword_tokens
+from ragls.core.types import Chunk
+from ragls.index.preparation import meta_json, prepare_chunk, symbol_subwords
+
+_names = st.text(alphabet=st.sampled_from("abXY_Z09.:- \"\\é\n\t\x00"), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(["code", "markdown", "text"]),
+    language=st.text(max_size=8),
+    heading=st.lists(st.text(max_size=12), max_size=3),
+    symbols=st.lists(_names, max_size=3),
+    doc=st.text(max_size=40),
+)
+def test_meta_json_is_json_dumps(kind, language, heading, symbols, doc):
+    chunk = Chunk("a.py", 1, 1, "x", kind, language, tuple(heading), tuple(symbols), doc)
+    expected = {"k": kind, "l": language, "h": heading, "s": symbols, "d": doc}
+    assert meta_json(chunk) == json.dumps(expected, ensure_ascii=False).encode()
+    assert json.loads(meta_json(chunk)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(symbols=st.lists(_names, max_size=4))
+def test_symbol_subwords_equal_subwords_of_the_joined_names(symbols):
+    assert symbol_subwords(tuple(symbols)) == subword_tokens(" ".join(symbols))
+
+
+def test_camel_subwords_split_only_case_changes():
+    text = "parse HTTPResponse, fooBar and Foo.BarBaz; FOO, Foo, F1, A1B, 2fooBar, x1Y, snake_case"
+    assert camel_subwords(text) == ["http", "response", "foo", "bar", "bar", "baz", "x", "1", "y"]
+
+
+def test_prepared_chunk_fields():
+    chunk = Chunk(
+        "src/http_client.py", 3, 9, "class HTTPClient:\n    def send(self): ...", "code", "python",
+        symbols=("HTTPClient", "HTTPClient.send_request"), doc="Sends.",
+    )
+    start, end, body, title, ident, symbols, meta = prepare_chunk(chunk)
+    assert (start, end, body) == (3, 9, chunk.text)
+    assert title == "http client"
+    # camelCase words of the text, then the sub-words of every defined name
+    assert ident.split() == ["http", "client", "http", "client", "http", "client", "send", "request"]
+    assert symbols == ("httpclient", "httpclient.send_request", "send_request", "sendrequest")
+    assert json.loads(meta)["s"] == ["HTTPClient", "HTTPClient.send_request"]
