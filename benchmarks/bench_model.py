@@ -7,7 +7,8 @@ into a temporary folder and prints, in one run:
    prompt tokens with the same grammar and sampling (ratio; target >= 0.95);
 2. time to first token of a follow-up question sharing the prompt prefix (system + passages) vs
    the same prompt cold (KV cache cleared);
-3. the grammar's cost: plain-loop tokens/s with vs without the answer grammar.
+3. the grammar's cost: plain-loop tokens/s with vs without the answer grammar;
+4. how soon an answer returns after Cancel pressed while the (cold) prompt is being read.
 
 Usage: .venv/bin/python benchmarks/bench_model.py [--tokens 128] [--rounds 3] [--threads N]
 """
@@ -173,6 +174,43 @@ def main() -> None:
         g = statistics.median(guard_tps)
         print(f"   (plain loop + ragls's UTF-8 guard logits processor: {g:.1f} tokens/s, ratio {g / p:.3f})")
         print(f"3. grammar cost (plain loop): with grammar {p:.1f} tokens/s  without {f:.1f} tokens/s  ratio {p / f:.3f}")
+
+        # The same cold prompt read by plain llama-cpp-python in one call: the cost of ragls's
+        # slicing (see 4.), which reads the prompt in slices so that a cancel can land.
+        def plain_cold_ttft() -> float:
+            plain.reset()
+            t = time.perf_counter()
+            for _token in plain.generate(prompt_tokens, temp=0.0):
+                return time.perf_counter() - t
+            return time.perf_counter() - t
+
+        plain_cold = statistics.median(plain_cold_ttft() for _ in range(args.rounds))
+        print(f"   time to first token, plain llama-cpp-python, same prompt cold: {plain_cold * 1000:.0f} ms to the first token (ratio ragls/plain {c / plain_cold:.2f})")
+
+        # 4. Cancel while the prompt is read: the answer returns this long after Cancel.
+        def cancel_latency(after: float) -> float:
+            with host._lock:
+                backend._llm.reset()
+            cancel = threading.Event()
+            pressed: list[float] = []
+
+            def press() -> None:
+                pressed.append(time.perf_counter())
+                cancel.set()
+
+            timer = threading.Timer(after, press)
+            timer.start()
+            host.answer("A question cancelled while the passages are read?", hits, max_tokens=2, cancel=cancel)
+            timer.join()
+            return time.perf_counter() - pressed[0]
+
+        latencies = [cancel_latency(c * f) for f in (0.25, 0.5, 0.75) for _ in range(max(1, args.rounds // 2))]
+        print(
+            f"4. cancel during a cold prompt read (pressed at 25/50/75% of it): answer returned "
+            f"median {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms after Cancel "
+            f"(the whole read takes {c * 1000:.0f} ms)"
+        )
+
         host.close()
         plain.close()
 

@@ -17,6 +17,7 @@ import ctypes
 import logging
 import random
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -321,6 +322,7 @@ def run_generation(
     on_delta: Callable[[str], None] | None,
     cancel: threading.Event | None,
     utf8_guard: Utf8Guard | None = None,
+    on_prompt: Callable[[int, int], None] | None = None,
 ) -> Generation:
     """Sample up to ``max_tokens`` tokens after ``prompt``, streaming text deltas.
 
@@ -328,6 +330,9 @@ def run_generation(
     latter re-detokenizes the whole completion on every token (quadratic; at 300 tokens it spent
     90% of its time there). Prefix reuse is the same: ``generate`` keeps the longest common token
     prefix with the previous call in the KV cache.
+
+    The prompt is read first by :func:`read_prompt`, in slices, so that a cancel also lands while
+    llama.cpp reads a long prompt (seconds on a CPU), not only once tokens flow.
     """
     if seed is not None:
         llm.set_seed(seed)
@@ -342,6 +347,8 @@ def run_generation(
     if utf8_guard is not None and utf8_guard.enabled:
         utf8_guard.reset()
         processors = llama_cpp.LogitsProcessorList([utf8_guard])
+    if not read_prompt(llm, prompt, cancel, on_prompt):
+        return Generation(text="", finish_reason="cancelled", completion_tokens=0, prompt_tokens=len(prompt))
     generator = llm.generate(prompt, temp=temperature, grammar=grammar, logits_processor=processors)
     try:
         for token in generator:
@@ -371,3 +378,51 @@ def run_generation(
         if on_delta is not None:
             on_delta(tail)
     return Generation(text="".join(parts), finish_reason=finish, completion_tokens=produced, prompt_tokens=len(prompt))
+
+
+# A cancel should land within about this long while the prompt is read. Slices start small and
+# double while they finish well within it (up to n_batch): a CPU reads ~100 tokens in that time, a
+# GPU reads whole n_batch slices and loses nothing to slicing.
+_PROMPT_SLICE_SECONDS = 0.25
+_FIRST_PROMPT_SLICE = 32
+
+
+def read_prompt(
+    llm: llama_cpp.Llama,
+    prompt: list[int],
+    cancel: threading.Event | None,
+    on_prompt: Callable[[int, int], None] | None = None,
+) -> bool:
+    """Evaluate all but the last prompt token into the KV cache, checking ``cancel`` between slices.
+
+    Reuses the longest prefix the cache already holds (as ``Llama.generate`` would); ``generate``
+    then finds everything but the last token cached and evaluates only that one, which gives it the
+    logits to sample from. ``on_prompt(done, total)`` reports progress after each slice.
+    Returns False when cancelled (the cache then holds a prefix of the prompt: still valid).
+    """
+    end = len(prompt) - 1
+    if end <= 0:
+        return not (cancel is not None and cancel.is_set())
+    cached = llm.n_tokens
+    common = 0
+    for held, wanted in zip(llm._input_ids[:cached].tolist(), prompt[:end]):
+        if held != wanted:
+            break
+        common += 1
+    if common < cached and not llm._ctx.kv_cache_seq_rm(-1, common, -1):
+        llm.reset()  # partial removal unsupported (recurrent models): read the whole prompt
+        common = 0
+    llm.n_tokens = common
+    step = min(_FIRST_PROMPT_SLICE, llm.n_batch)
+    done = common
+    while done < end:
+        if cancel is not None and cancel.is_set():
+            return False
+        started = time.perf_counter()
+        llm.eval(prompt[done : min(end, done + step)])
+        done = llm.n_tokens
+        if on_prompt is not None:
+            on_prompt(done, end + 1)
+        if time.perf_counter() - started < _PROMPT_SLICE_SECONDS / 2:
+            step = min(step * 2, llm.n_batch)
+    return not (cancel is not None and cancel.is_set())
