@@ -21,7 +21,8 @@ export interface AskTransport {
 export interface AskCallbacks {
   /** A new piece of answer text; `full` is everything streamed so far. */
   onDelta?(delta: string, full: string): void;
-  /** Progress status ("Searching…") from the begin report. */
+  /** Progress status: "Searching…" from the begin report, then "Reading the passages… 40%" while
+   *  a local model reads them (reports with a percentage and no text), until the text streams. */
   onStatus?(message: string): void;
 }
 
@@ -59,6 +60,8 @@ export async function runAsk(
     } else if (value.kind === 'report' && typeof value.message === 'string' && value.message.length > 0) {
       streamed += value.message;
       callbacks.onDelta?.(value.message, streamed);
+    } else if (value.kind === 'report' && typeof value.percentage === 'number' && streamed.length === 0) {
+      callbacks.onStatus?.(readingStatus(value.percentage));
     }
   });
   let cancelListener: Disposable | undefined;
@@ -83,6 +86,12 @@ export async function runAsk(
     cancelListener?.dispose();
     progress.dispose();
   }
+}
+
+/** The status line while the model reads the passages. */
+export function readingStatus(percentage: number): string {
+  const clamped = Math.max(0, Math.min(100, Math.round(percentage)));
+  return `Reading the passages… ${clamped}%`;
 }
 
 /** Tolerates a server that leaves out optional-looking fields, so rendering never throws. */

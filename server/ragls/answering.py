@@ -73,8 +73,10 @@ class Answerer:
         on_delta: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         retrieved: SearchResult | None = None,
+        on_prompt: Callable[[int, int], None] | None = None,
     ) -> Answer:
-        """``retrieved``: the result of ``retrieve(question)`` when the caller already has it."""
+        """``retrieved``: the result of ``retrieve(question)`` when the caller already has it.
+        ``on_prompt(done, total)``: the model's progress reading the passages (local model only)."""
         query = f"{question} {focus}" if focus else question
         result = retrieved if retrieved is not None else self.retrieve(query, passages=passages)
         if not result.covered:
@@ -92,6 +94,7 @@ class Answerer:
                     seed=seed,
                     on_delta=on_delta,
                     cancel=cancel,
+                    on_prompt=on_prompt,
                 )
             except Exception as exc:  # the model is a guest: any failure falls back to extraction
                 log.warning("model answer failed, answering extractively: %s", exc)

@@ -54,6 +54,29 @@ class ProgressBar:
             print(f"{self.label}: {progress.done_files}/{progress.total_files} files", file=self.stream)
 
 
+class PromptProgress:
+    """``reading the passages  42%`` on stderr while the model reads its prompt (terminals only);
+    cleared before the answer streams to stdout."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percentage = done * 100 // max(total, 1)
+        if self.tty and percentage != self._shown:
+            self._shown = percentage
+            self.stream.write(f"\rreading the passages {percentage:3d}%")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self._shown >= 0:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._shown = -1
+
+
 # --- helpers -------------------------------------------------------------------------------------
 
 def _index_settings(args: argparse.Namespace) -> IndexSettings:
@@ -232,15 +255,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
     answerer = Answerer(lambda: [index], settings, model)
     streamed = not args.json and model is not None and answerer.model_ready()
 
+    reading = PromptProgress()
+
     def on_delta(text: str) -> None:
         if streamed:
+            reading.clear()
             sys.stdout.write(text)
             sys.stdout.flush()
 
     try:
         result = answerer.retrieve(args.question)
-        answer = answerer.ask(args.question, on_delta=on_delta, temperature=args.temperature, seed=args.seed, retrieved=result)
+        answer = answerer.ask(
+            args.question, on_delta=on_delta, temperature=args.temperature, seed=args.seed, retrieved=result,
+            on_prompt=reading if streamed else None,
+        )
     finally:
+        reading.clear()
         index.close()
         if model is not None:
             model.close()

@@ -90,3 +90,28 @@ def test_missing_workspace_is_a_clear_error(tmp_path):
     out = ragls("index", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "i"))
     assert out.returncode == 2
     assert "does not exist" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_prompt_progress_on_a_terminal_only():
+    import io
+
+    from ragls.cli import PromptProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    progress = PromptProgress(terminal)
+    for done in (10, 10, 50, 99):
+        progress(done, 100)
+    progress.clear()
+    progress.clear()  # nothing shown any more: writes nothing
+    assert terminal.getvalue() == (
+        "\rreading the passages  10%\rreading the passages  50%\rreading the passages  99%\r\033[K"
+    )
+    piped = io.StringIO()
+    quiet = PromptProgress(piped)
+    quiet(50, 100)
+    quiet.clear()
+    assert piped.getvalue() == ""  # a pipe or log file gets no carriage-return noise

@@ -24,9 +24,16 @@ async def test_model_answer_streams_token_deltas(model_client, helpers):
     client.progress_reports[token] = []
     result = await helpers.ask(client, QUESTION, workDoneToken=token)
     assert result["source"].startswith("model:"), result
-    deltas = [r.message for r in client.progress_reports[token] if isinstance(r, types.WorkDoneProgressReport)]
+    reports = [r for r in client.progress_reports[token] if isinstance(r, types.WorkDoneProgressReport)]
+    deltas = [r.message for r in reports if r.message]
     assert len(deltas) >= 2  # token by token, not one final block
     assert isinstance(client.progress_reports[token][-1], types.WorkDoneProgressEnd)
+    # While the model reads the passages: reports with a rising percentage and no text, all of
+    # them before the first text delta (the messages stay the answer text alone).
+    reading = [r.percentage for r in reports if r.message is None]
+    assert len(reading) >= 2 and reading == sorted(reading) and all(0 < p <= 100 for p in reading), reading
+    first_text = next(i for i, r in enumerate(reports) if r.message)
+    assert all(r.message is None for r in reports[:first_text]) and all(r.message for r in reports[first_text:])
 
 
 async def test_broken_model_warns_once_and_answers_from_retrieval(broken_model_client, workspace, helpers):

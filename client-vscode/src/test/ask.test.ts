@@ -24,6 +24,19 @@ describe('runAsk', () => {
     assert.strictEqual(server.disposedHandlers, 1, 'progress handler released');
   });
 
+  it('shows the reading percentage as status until the text streams, never as answer text', async () => {
+    const server = new FakeServer({ deltas: ['Retries ', 'back off [1].'], reading: [12, 57.4, 99], result: askResult() });
+    const statuses: string[] = [];
+    const outcome = await runAsk(server, { question: 'q' }, new vscode.CancellationTokenSource().token, {
+      onStatus: (s) => statuses.push(s),
+    });
+    assert.strictEqual(outcome.kind, 'answer');
+    assert.strictEqual(outcome.streamed, 'Retries back off [1].');
+    assert.deepStrictEqual(statuses, [
+      'Searching…', 'Reading the passages… 12%', 'Reading the passages… 57%', 'Reading the passages… 99%',
+    ]);
+  });
+
   it('cancel resolves at once with the partial text and cancels the request token', async () => {
     const server = new FakeServer({ deltas: ['first ', 'second ', 'third'], hangAfter: 2, result: askResult() });
     const cts = new vscode.CancellationTokenSource();

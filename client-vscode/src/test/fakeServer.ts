@@ -12,6 +12,8 @@ export interface Script {
   error?: { code: number; message: string };
   /** Stop after this many deltas and wait for cancellation. */
   hangAfter?: number;
+  /** Percentage-only reports sent before the first delta (a local model reading the passages). */
+  reading?: number[];
 }
 
 export class FakeServer implements AskTransport {
@@ -35,7 +37,11 @@ export class FakeServer implements AskTransport {
     };
     const tick = () => new Promise((r) => setImmediate(r));
     await tick();
-    send({ kind: 'begin', title: 'ragls', message: 'Searching…', cancellable: true });
+    send({ kind: 'begin', title: 'ragls', message: 'Searching…', cancellable: true, percentage: 0 });
+    for (const percentage of this.script.reading ?? []) {
+      await tick();
+      send({ kind: 'report', percentage });
+    }
     for (const [i, delta] of this.script.deltas.entries()) {
       if (this.script.hangAfter !== undefined && i >= this.script.hangAfter) {
         await new Promise<void>((resolve) => token.onCancellationRequested(() => resolve()));

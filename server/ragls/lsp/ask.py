@@ -90,12 +90,23 @@ async def ask(server: RaglsServer, raw: Any, *, from_command: bool = False) -> d
 
     if token is not None:
         progress.tokens.pop(token, None)  # a reused token must not inherit an old cancellation
-        progress.begin(token, types.WorkDoneProgressBegin(title=protocol.ASK_TITLE, message="Searching…", cancellable=True))
+        progress.begin(
+            token, types.WorkDoneProgressBegin(title=protocol.ASK_TITLE, message="Searching…", cancellable=True, percentage=0)
+        )
         progress.tokens[token].add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
 
     def on_delta(delta: str) -> None:  # worker thread; call_soon_threadsafe keeps the order
         if token is not None and delta and not cancel.is_set():
             server.from_thread(progress.report, token, types.WorkDoneProgressReport(message=delta))
+
+    reading = [-1]  # last percentage reported while the model reads the passages
+
+    def on_prompt(done: int, total: int) -> None:  # worker thread
+        # A report with a percentage and no message: the messages stay pure answer text.
+        percentage = min(100, done * 100 // max(total, 1))
+        if token is not None and percentage >= reading[0] + 5 and not cancel.is_set():
+            reading[0] = percentage
+            server.from_thread(progress.report, token, types.WorkDoneProgressReport(percentage=percentage))
 
     def answer():
         if _ANSWER_DELAY_S:
@@ -111,6 +122,7 @@ async def ask(server: RaglsServer, raw: Any, *, from_command: bool = False) -> d
             seed=params.seed,
             on_delta=on_delta,
             cancel=cancel,
+            on_prompt=on_prompt,
         )
 
     def end(message: str) -> None:

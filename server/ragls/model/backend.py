@@ -84,6 +84,10 @@ class Backend(Protocol):
         max_tokens: int,
         on_delta: Callable[[str], None] | None,
         cancel: threading.Event | None,
-    ) -> Generation: ...
+        on_prompt: Callable[[int, int], None] | None = None,
+    ) -> Generation:
+        """``on_prompt(done, total)``: prompt tokens read so far, while the prompt is read (a
+        backend that cannot tell never calls it)."""
+        ...
 
     def close(self) -> None: ...

@@ -221,6 +221,7 @@ class ModelHost:
         on_delta: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         wait: bool = True,
+        on_prompt: Callable[[int, int], None] | None = None,
     ) -> Answer:
         """Answer ``question`` from ``hits`` (see the module docstring). Raises ModelUnavailable;
         with ``wait=False`` also when another generation holds the model (hover must not queue
@@ -268,6 +269,7 @@ class ModelHost:
                 max_tokens=max_tokens,
                 on_delta=on_delta,
                 cancel=cancel,
+                on_prompt=on_prompt,
             )
         finally:
             self._lock.release()

@@ -223,6 +223,7 @@ class LlamaBackend:
         max_tokens: int,
         on_delta: Callable[[str], None] | None,
         cancel: threading.Event | None,
+        on_prompt: Callable[[int, int], None] | None = None,
     ) -> Generation:
         self._apply(adapters)
         tokens, _stop = self._prompt(messages)
@@ -236,6 +237,7 @@ class LlamaBackend:
             on_delta=on_delta,
             cancel=cancel,
             utf8_guard=self._utf8_guard,
+            on_prompt=on_prompt,
         )
 
     def next_token_logits(self, text: str, adapters: Sequence[tuple[str, float]] = ()) -> list[float]:

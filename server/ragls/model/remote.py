@@ -114,6 +114,7 @@ class RemoteBackend:
         max_tokens: int,
         on_delta: Callable[[str], None] | None,
         cancel: threading.Event | None,
+        on_prompt: Callable[[int, int], None] | None = None,  # an endpoint does not report its reading
     ) -> Generation:
         warnings: list[str] = []
         model = self._model
