@@ -108,12 +108,13 @@ class Answerer:
             on_delta(answer.text)
         return answer
 
-    def explain_symbol(self, symbol: str, *, near_path: str | None = None) -> Answer | None:
-        """Hover: what the workspace says about ``symbol``; None when it says nothing useful."""
+    def explain_symbol(self, symbol: str, *, reading: tuple[str, str, int] | None = None) -> Answer | None:
+        """Hover: what the workspace says about ``symbol``; None when it says nothing useful.
+        ``reading``: (folder root, path, 1-based line) of the hover, which is not cited as a source."""
         result = self.retrieve(symbol, passages=4, max_per_file=1)
         if not result.hits:
             return None
-        answer = symbol_answer(symbol, result.hits)
+        answer = symbol_answer(symbol, result.hits, reading=reading)
         if answer is None:
             return None
         if self.model_ready() and self.settings.hover.enabled:

@@ -105,3 +105,19 @@ def test_covered_topic_without_a_stating_sentence_points_at_the_sections():
     assert not answer.abstained
     assert answer.text == "The closest passages are *Editors > Neovim* [1]."
     assert (answer.citations[0].start_line, answer.citations[0].end_line) == (40, 44)
+
+
+def test_symbol_answer_does_not_cite_the_line_being_hovered():
+    notes = hit("Release notes\n\nThe session now reads retry_policy from the settings file.", path="notes.txt", kind="text")
+    docs = hit("# Retry policy\n\nThe `retry_policy` decides how often a failed request is sent again.", path="docs/retry.md")
+    notes = Hit(notes.chunk, notes.score, root="/ws")
+    docs = Hit(docs.chunk, docs.score, root="/ws")
+    everything = symbol_answer("retry_policy", [notes, docs])
+    assert [c.path for c in everything.citations] == ["notes.txt", "docs/retry.md"]
+    hovering = symbol_answer("retry_policy", [notes, docs], reading=("/ws", "notes.txt", 3))
+    assert [(c.path, c.start_line) for c in hovering.citations] == [("docs/retry.md", 3)]
+    # another line of the same file, or the same path in another folder, is still a source
+    assert len(symbol_answer("retry_policy", [notes, docs], reading=("/ws", "notes.txt", 1)).citations) == 2
+    assert len(symbol_answer("retry_policy", [notes, docs], reading=("/other", "notes.txt", 3)).citations) == 2
+    # hovering the only mention: nothing else to say, no hover
+    assert symbol_answer("retry_policy", [notes], reading=("/ws", "notes.txt", 3)) is None

@@ -88,6 +88,7 @@ def test_emacs_eglot_hover_and_ask_with_the_documented_snippet(tmp_path: Path) -
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}"
     hover = between(proc.stdout, "HOVER-BEGIN", "HOVER-END")
     assert f"docs/retry.md:{cited_line}-{cited_line}" in hover and "retry_policy" in hover
+    assert "notes.txt" not in hover  # the hovered line itself is not cited
     answer = between(proc.stdout, "ASK-BEGIN", "ASK-END")
     # grep-style citation lines: absolute path, 1-based line, [id], title
     assert f"{root / 'docs' / 'retry.md'}:{cited_line}: [1] Retries > Retry policy" in answer, answer

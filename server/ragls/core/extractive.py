@@ -194,9 +194,15 @@ def _pointer_answer(hits: tuple[Hit, ...]) -> Answer:
     return Answer(text=f"The closest passages are {places}.", citations=tuple(citations), abstained=False)
 
 
-def symbol_answer(symbol: str, hits: tuple[Hit, ...] | list[Hit], *, max_sources: int = 3) -> Answer | None:
+def symbol_answer(
+    symbol: str, hits: tuple[Hit, ...] | list[Hit], *, max_sources: int = 3, reading: tuple[str, str, int] | None = None
+) -> Answer | None:
     """A hover: where ``symbol`` is defined and what the docs say about it; None when nothing says
-    anything about this exact name (a hover must never be noise)."""
+    anything about this exact name (a hover must never be noise).
+
+    ``reading``: (folder root, path, 1-based line) of the hover itself. A sentence that merely mentions the name
+    on that very line is not cited: the user is reading it already. (A definition there still is:
+    its docstring is what a hover on a definition should show.)"""
     last = symbol.rsplit(".", 1)[-1]
     exact = re.compile(rf"(?<![\w.]){re.escape(symbol)}(?!\w)|(?<![\w]){re.escape(last)}(?!\w)")
     pieces: list[str] = []
@@ -211,7 +217,11 @@ def symbol_answer(symbol: str, hits: tuple[Hit, ...] | list[Hit], *, max_sources
         elif chunk.kind == "code":
             continue  # code that merely uses the name says nothing about it
         else:
-            mentions = [s for s in _sentences_of(hit) if exact.search(s.text)]
+            mentions = [
+                s for s in _sentences_of(hit)
+                if exact.search(s.text)
+                and not (reading and (hit.root, chunk.path) == reading[:2] and s.start_line <= reading[2] <= s.end_line)
+            ]
             if not mentions:
                 continue
             sentence = mentions[0]

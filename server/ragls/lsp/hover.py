@@ -31,8 +31,9 @@ async def hover(server: RaglsServer, params: types.HoverParams) -> types.Hover |
     if symbol is None:
         return None
     where = server.document_folder(params.text_document.uri)
-    near_path = where[1] if where else None
-    answer = await server.in_pool(server.answerer.explain_symbol, symbol, near_path=near_path)
+    # the hovered line itself is not cited: the user is reading it
+    reading = (str(where[0].root.resolve()), where[1], params.position.line + 1) if where else None
+    answer = await server.in_pool(server.answerer.explain_symbol, symbol, reading=reading)
     if answer is None or answer.abstained or not answer.citations:
         return None  # a hover without a source would be noise
     index_complete = server.workspaces.index_complete if server.workspaces else False
