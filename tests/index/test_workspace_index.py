@@ -200,7 +200,9 @@ def test_worker_processes_that_cannot_start_fall_back_to_in_process(tmp_path):
         f"ix = WorkspaceIndex({str(root)!r}, index_dir=Path({str(tmp_path / 'idx')!r}))\n"
         "print(ix.sync().files)\n"
     )
-    done = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True, timeout=120)
+    # Markdown on a small machine would be prepared in-process anyway: ask for a worker.
+    env = {**os.environ, "RAGLS_INDEX_WORKERS": "1"}
+    done = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "250"
     assert "continuing in-process" in done.stderr  # the fallback really ran
@@ -216,3 +218,39 @@ def test_update_paths_with_a_removed_folder_drops_everything_under_it(workspace,
     assert report.removed == 1
     assert "docs/retry.md" not in paths_of(index.search("retry_policy client.toml"))
     assert index.stats().files == 2
+
+
+def test_worker_count_follows_the_work(monkeypatch, tmp_path):
+    from ragls.core.workspace import WorkspaceFile
+    from ragls.index import workspace_index as wi
+
+    def files(suffix, n=300, size=10_000):
+        return [WorkspaceFile(f"f{i}{suffix}", tmp_path / f"f{i}{suffix}", size, 0) for i in range(n)]
+
+    monkeypatch.delenv("RAGLS_INDEX_WORKERS", raising=False)
+    monkeypatch.setattr(wi.os, "cpu_count", lambda: 2)
+    assert wi._worker_count(files(".py")) == 1  # code: preparing outweighs Tantivy
+    assert wi._worker_count(files(".md")) == 0  # prose: a worker would only add start-up and pickling
+    assert wi._worker_count(files(".py", n=50)) == 0  # too little to pay for a process
+    monkeypatch.setattr(wi.os, "cpu_count", lambda: 8)
+    assert wi._worker_count(files(".md")) == 4
+    monkeypatch.setenv("RAGLS_INDEX_WORKERS", "2")
+    assert wi._worker_count(files(".md")) == 2
+
+
+def test_work_shared_between_this_thread_and_a_worker_indexes_every_file_once(monkeypatch, tmp_path):
+    root = tmp_path / "code"
+    root.mkdir()
+    body = "".join(f"def function_{k}(value):\n    '''Doubles value {k}.'''\n    return value * 2\n\n" for k in range(120))
+    for n in range(260):
+        (root / f"module{n}.py").write_text(f"# module {n}\n" + body)
+    reference = WorkspaceIndex(root, index_dir=tmp_path / "in-process")
+    monkeypatch.setenv("RAGLS_INDEX_WORKERS", "0")
+    expected = reference.sync()
+    monkeypatch.setenv("RAGLS_INDEX_WORKERS", "1")
+    shared = WorkspaceIndex(root, index_dir=tmp_path / "shared")
+    report = shared.sync()
+    assert report.files == expected.files == 260 and report.added == 260
+    assert report.chunks == expected.chunks > 260
+    assert report.bytes_read == expected.bytes_read > 2_000_000
+    assert paths_of(shared.search("function_7 doubles"))  # and it answers

@@ -110,6 +110,11 @@ def prepare_file(rel: str, abs_path: str, known_hash: str | None) -> PreparedFil
     return PreparedFile(len(data), digest, chunks)
 
 
+def prepare_batch(jobs: list[tuple[str, str, str | None]]) -> list[PreparedFile]:
+    """``prepare_file`` for several files: one round trip to a worker process for all of them."""
+    return [prepare_file(*job) for job in jobs]
+
+
 def decode_text(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]

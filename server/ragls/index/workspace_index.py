@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -34,7 +35,7 @@ from ragls.core.chunking import chunk_document, language_for
 from ragls.core.types import SearchResult
 from ragls.core.workspace import IgnoreRules, check_file, discover
 from ragls.index.retrieval import Retriever
-from ragls.index.preparation import PreparedFile, prepare_file
+from ragls.index.preparation import PreparedFile, prepare_batch, prepare_file
 from ragls.index.schema import SCHEMA_VERSION, build_schema, chunk_to_document, prepared_to_document
 from ragls.settings import IndexSettings
 
@@ -51,8 +52,9 @@ _COMMIT_EVERY_SECONDS = 10.0
 # Below this much work, starting worker processes costs more than it saves.
 _PARALLEL_MIN_FILES = 200
 _PARALLEL_MIN_BYTES = 2_000_000
-# Prepared in this process while the worker processes start up.
-_IN_PROCESS_HEAD_BYTES = 1_500_000
+# Files handed to a worker at once: large enough that pickling and the pipe cost little per file.
+_BATCH_BYTES = 256_000
+_BATCH_FILES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,43 +337,50 @@ class WorkspaceIndex:
             return report
 
     def _prepare_all(self, files: list, cancel: threading.Event | None):
-        """Yield (file, prepared) in order; the reading and chunking run in worker processes when
-        there is enough of it to pay for starting them (Python chunking is the bottleneck)."""
+        """Yield (file, prepared) for every file, in no particular order.
+
+        This thread and worker processes share the work: batches go to the workers, and whenever
+        no batch result is ready this thread prepares the next file itself instead of waiting. So
+        the workers' start-up costs nothing, no core idles while Tantivy indexes, and a small run
+        never pays for worker processes it could not keep busy (see ``_worker_count``)."""
         jobs = [(f.path, str(f.abs_path), (self._manifest.get(f.path) or {}).get("hash")) for f in files]
-        workers = min(os.cpu_count() or 1, 4)
-        if workers < 2 or len(jobs) < _PARALLEL_MIN_FILES or sum(f.size for f in files) < _PARALLEL_MIN_BYTES:
+        workers = _worker_count(files)
+        if workers == 0:
             for wfile, job in zip(files, jobs):
                 yield wfile, prepare_file(*job)
             return
-        # While the workers start (a fresh interpreter each), this process prepares the first files.
-        head, size = 0, 0
-        while head < len(files) and size < _IN_PROCESS_HEAD_BYTES:
-            size += files[head].size
-            head += 1
-        handed_out = 0
+        in_flight: collections.deque = collections.deque()  # (first, end, future), oldest first
+        taken = 0  # files[:taken] are prepared here or handed to a worker
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        # spawn, not fork: the server has threads (pygls, Tantivy) that fork would copy mid-flight
         try:
-            # spawn, not fork: the server has threads (pygls, Tantivy) that fork would copy mid-flight
-            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                try:
-                    tail = pool.map(prepare_file, *zip(*jobs[head:]), chunksize=8) if head < len(jobs) else ()
-                    for wfile, job in zip(files[:head], jobs[:head]):
-                        handed_out += 1
-                        yield wfile, prepare_file(*job)
-                        if cancel is not None and cancel.is_set():
-                            return
-                    for wfile, prepared in zip(files[head:], tail):
-                        handed_out += 1
-                        yield wfile, prepared
-                        if cancel is not None and cancel.is_set():
-                            return
-                finally:
-                    pool.shutdown(wait=True, cancel_futures=True)
+            while taken < len(files) or in_flight:
+                if cancel is not None and cancel.is_set():
+                    return
+                while taken < len(files) and len(in_flight) < 2 * workers:  # keep every worker busy
+                    end = _batch_end(files, taken)
+                    in_flight.append((taken, end, pool.submit(prepare_batch, jobs[taken:end])))
+                    taken = end
+                if in_flight and (in_flight[0][2].done() or taken >= len(files)):
+                    first, end, future = in_flight[0]
+                    prepared = future.result()  # raises BrokenProcessPool with the batch still listed
+                    in_flight.popleft()
+                    yield from zip(files[first:end], prepared)
+                else:  # nothing ready: prepare a file here rather than wait
+                    yield files[taken], prepare_file(*jobs[taken])
+                    taken += 1
         except (BrokenProcessPool, OSError) as exc:
             # Workers could not start or died (an embedding host without a re-importable __main__,
-            # process limits): index the rest in this process rather than fail.
+            # process limits): prepare what they held, and the rest, in this thread.
             self.log.warning("indexing workers unavailable (%s); continuing in-process", exc)
-            for wfile, job in zip(files[handed_out:], jobs[handed_out:]):
+            for first, end, _future in in_flight:
+                for wfile, job in zip(files[first:end], jobs[first:end]):
+                    yield wfile, prepare_file(*job)
+            in_flight.clear()
+            for wfile, job in zip(files[taken:], jobs[taken:]):
                 yield wfile, prepare_file(*job)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _apply(self, writer: tantivy.IndexWriter, wfile, prepared: "PreparedFile", report: IndexReport) -> int:
         """Write one prepared file into the index; returns 1 when the index was touched."""
@@ -469,6 +478,38 @@ class WorkspaceIndex:
                 except Exception:  # the writer is consumed either way; nothing to lose
                     pass
                 self._writer = None
+
+
+def _worker_count(files: list) -> int:
+    """Worker processes for preparing ``files`` besides the calling thread (0: none).
+
+    The calling process turns prepared chunks into documents, prepares files itself whenever no
+    worker result is ready, and runs Tantivy's two indexing threads. On two cores a worker pays off
+    only when preparing is the larger half of the work, which is the case for code (chunked at
+    definitions: ≈ 90 ns of Python per byte against ≈ 60 ns of Tantivy) and not for prose (≈ 40
+    against ≈ 60): there a worker's start-up and pickling only slow the run down (docs/BENCHMARKS.md).
+    ``RAGLS_INDEX_WORKERS`` overrides the choice (benchmarks)."""
+    if len(files) < _PARALLEL_MIN_FILES:
+        return 0
+    total = sum(f.size for f in files)
+    if total < _PARALLEL_MIN_BYTES:
+        return 0
+    env = os.environ.get("RAGLS_INDEX_WORKERS", "").strip()
+    if env.isdigit():
+        return int(env)
+    cpus = os.cpu_count() or 1
+    if cpus <= 2:
+        code = sum(f.size for f in files if (language_for(f.path) or ("",))[0] == "code")
+        return 1 if cpus == 2 and code * 2 >= total else 0
+    return min(cpus - 1, 4)
+
+
+def _batch_end(files: list, first: int) -> int:
+    end, size = first, 0
+    while end < len(files) and (end == first or (size < _BATCH_BYTES and end - first < _BATCH_FILES)):
+        size += files[end].size
+        end += 1
+    return end
 
 
 def _atomic_write(path: Path, text: str) -> None:
