@@ -24,6 +24,8 @@ export interface AskCallbacks {
   /** Progress status: "Searching…" from the begin report, then "Reading the passages… 40%" while
    *  a local model reads them (reports with a percentage and no text), until the text streams. */
   onStatus?(message: string): void;
+  /** A local model's progress reading the passages (0–100), before any text streams. */
+  onReading?(percentage: number): void;
 }
 
 export type AskOutcome =
@@ -61,6 +63,7 @@ export async function runAsk(
       streamed += value.message;
       callbacks.onDelta?.(value.message, streamed);
     } else if (value.kind === 'report' && typeof value.percentage === 'number' && streamed.length === 0) {
+      callbacks.onReading?.(value.percentage);
       callbacks.onStatus?.(readingStatus(value.percentage));
     }
   });

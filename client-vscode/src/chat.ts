@@ -26,7 +26,14 @@ export function createChatHandler(deps: ChatDeps): vscode.ChatRequestHandler {
     }
     stream.progress('Searching the workspace…');
     let streamedAny = false;
+    let reading = false;
     const outcome = await deps.ask({ question, ...deps.editorContext() }, token, {
+      onReading() {
+        if (!reading) {  // one progress line: chat keeps every line it is given
+          reading = true;
+          stream.progress('Reading the passages…');
+        }
+      },
       onDelta(delta) {
         streamedAny = true;
         stream.markdown(delta);

@@ -61,6 +61,16 @@ describe('@ragls chat handler', () => {
     assert.deepStrictEqual(result, { metadata: { source: 'extractive', citations: 1, abstained: false } });
   });
 
+  it('says once that a local model reads the passages, before the answer streams', async () => {
+    const { handler } = handlerFor({ deltas: ['Retries back off [1].'], reading: [10, 55, 99], result: askResult() });
+    const { calls } = await run(handler, 'how do retries back off?');
+    assert.deepStrictEqual(calls.slice(0, 3), [
+      ['progress', 'Searching the workspace…'],
+      ['progress', 'Reading the passages…'],
+      ['markdown', 'Retries back off [1].'],
+    ]);
+  });
+
   it('writes the whole answer when the server did not stream', async () => {
     const { handler } = handlerFor({ deltas: [], result: askResult({ citations: [], abstained: true, answer: 'Not covered.' }) });
     const { calls } = await run(handler, 'what is the capital of France?');
