@@ -340,9 +340,9 @@ class WorkspaceIndex:
         """Yield (file, prepared) for every file, in no particular order.
 
         This thread and worker processes share the work: batches go to the workers, and whenever
-        no batch result is ready this thread prepares the next file itself instead of waiting. So
-        the workers' start-up costs nothing, no core idles while Tantivy indexes, and a small run
-        never pays for worker processes it could not keep busy (see ``_worker_count``)."""
+        no batch result is ready this thread prepares the next file itself instead of waiting (so
+        nothing waits while the workers start). Whether workers are worth starting at all depends
+        on the machine and the kind of files (``_worker_count``)."""
         jobs = [(f.path, str(f.abs_path), (self._manifest.get(f.path) or {}).get("hash")) for f in files]
         workers = _worker_count(files)
         if workers == 0:
