@@ -254,3 +254,23 @@ def test_work_shared_between_this_thread_and_a_worker_indexes_every_file_once(mo
     assert report.chunks == expected.chunks > 260
     assert report.bytes_read == expected.bytes_read > 2_000_000
     assert paths_of(shared.search("function_7 doubles"))  # and it answers
+
+
+def test_cancelling_a_shared_sync_keeps_what_was_committed_and_the_next_sync_catches_up(monkeypatch, tmp_path):
+    import threading
+
+    root = tmp_path / "code"
+    root.mkdir()
+    body = "".join(f"def helper_{k}(x):\n    return x + {k}\n\n" for k in range(200))
+    for n in range(300):
+        (root / f"mod{n}.py").write_text(body)
+    monkeypatch.setenv("RAGLS_INDEX_WORKERS", "1")
+    cancel = threading.Event()
+    index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    report = index.sync(progress=lambda p: cancel.set() if p.done_files >= 50 else None, cancel=cancel)
+    assert any("cancelled" in m for m in report.messages)
+    assert 50 <= report.files < 300
+    index.close()
+    again = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    caught_up = again.sync()
+    assert caught_up.files == 300 and caught_up.added == 300 - report.files

@@ -14,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import logging
@@ -233,16 +234,17 @@ class WorkspaceIndex:
                     todo.append(wfile)
             done_before = total - len(todo)
             last_commit, pending = time.monotonic(), 0
-            for done, (wfile, prepared) in enumerate(self._prepare_all(todo, cancel), done_before + 1):
-                if cancel is not None and cancel.is_set():
-                    report.messages.append("indexing cancelled; the index holds what was committed")
-                    break
-                pending += self._apply(writer, wfile, prepared, report)
-                if progress is not None and (done % 50 == 0 or done == total):
-                    progress(IndexProgress(done, total, f"{done}/{total} files"))
-                if pending >= _COMMIT_EVERY_FILES or (pending and time.monotonic() - last_commit > _COMMIT_EVERY_SECONDS):
-                    self._commit(writer)
-                    last_commit, pending = time.monotonic(), 0
+            with contextlib.closing(self._prepare_all(todo)) as prepared_files:  # closing stops the workers
+                for done, (wfile, prepared) in enumerate(prepared_files, done_before + 1):
+                    if cancel is not None and cancel.is_set():
+                        report.messages.append("indexing cancelled; the index holds what was committed")
+                        break
+                    pending += self._apply(writer, wfile, prepared, report)
+                    if progress is not None and (done % 50 == 0 or done == total):
+                        progress(IndexProgress(done, total, f"{done}/{total} files"))
+                    if pending >= _COMMIT_EVERY_FILES or (pending and time.monotonic() - last_commit > _COMMIT_EVERY_SECONDS):
+                        self._commit(writer)
+                        last_commit, pending = time.monotonic(), 0
             if progress is not None and not todo:
                 progress(IndexProgress(total, total, f"{total}/{total} files"))
             self._commit(writer)
@@ -336,7 +338,7 @@ class WorkspaceIndex:
                 self.set_overlay(rel, text)
             return report
 
-    def _prepare_all(self, files: list, cancel: threading.Event | None):
+    def _prepare_all(self, files: list):
         """Yield (file, prepared) for every file, in no particular order.
 
         This thread and worker processes share the work: batches go to the workers, and whenever
@@ -354,9 +356,9 @@ class WorkspaceIndex:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         # spawn, not fork: the server has threads (pygls, Tantivy) that fork would copy mid-flight
         try:
+            # (A cancel is the caller's to notice between items: it then closes this generator,
+            # and the ``finally`` below stops the workers.)
             while taken < len(files) or in_flight:
-                if cancel is not None and cancel.is_set():
-                    return
                 while taken < len(files) and len(in_flight) < 2 * workers:  # keep every worker busy
                     end = _batch_end(files, taken)
                     in_flight.append((taken, end, pool.submit(prepare_batch, jobs[taken:end])))
