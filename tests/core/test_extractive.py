@@ -121,3 +121,20 @@ def test_symbol_answer_does_not_cite_the_line_being_hovered():
     assert len(symbol_answer("retry_policy", [notes, docs], reading=("/other", "notes.txt", 3)).citations) == 2
     # hovering the only mention: nothing else to say, no hover
     assert symbol_answer("retry_policy", [notes], reading=("/ws", "notes.txt", 3)) is None
+
+
+def test_a_module_docstring_describes_the_module_not_its_first_constant():
+    header = '"""In-process llama.cpp backend: one Llama object, several LoRA adapters."""\n\nimport ctypes\n\nGGUF_MAGIC = b"GGUF"'
+    module = Hit(Chunk("server/llama_backend.py", 1, 5, header, "code", "python", symbols=("GGUF_MAGIC",), doc="In-process llama.cpp backend: one Llama object, several LoRA adapters."), 1.0)
+    result = SearchResult("llama backend adapters", (module,), covered=True)
+    answer = extractive_answer("llama backend adapters", result)
+    assert answer.text.startswith("`llama_backend.py`: In-process llama.cpp backend")
+    assert "GGUF_MAGIC" not in answer.text
+    assert answer.citations[0].title == "server/llama_backend.py"  # the module, not its first names
+    # a hover on the constant says where it is defined, without lending it the module's docstring
+    hover = symbol_answer("GGUF_MAGIC", [module])
+    assert hover.text == "`GGUF_MAGIC` is defined here. [1]"
+    # a definition keeps its own docstring, comments above it included
+    function = hit("# retries\ndef send(request):\n    '''Send with retries.'''", path="src/c.py", kind="code", symbols=["send"], doc="Send with retries.")
+    function = Hit(Chunk(function.chunk.path, 1, 3, function.chunk.text, "code", "python", symbols=("send",), doc="Send with retries."), 1.0)
+    assert symbol_answer("send", [function]).text == "`send` is defined here: Send with retries. [1]"

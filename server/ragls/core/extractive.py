@@ -13,7 +13,7 @@ from importlib import resources
 
 from ragls.core.query import analyze_query
 from ragls.core.snippets import term_matcher
-from ragls.core.types import Answer, Citation, Hit, SearchResult
+from ragls.core.types import Answer, Chunk, Citation, Hit, SearchResult
 
 # The same sentence a model must use (grammars/*.gbnf), so clients can recognise an abstention.
 NOT_COVERED = resources.files("ragls.prompts").joinpath("not_covered.txt").read_text(encoding="utf-8").strip()
@@ -96,10 +96,27 @@ def prose_sentences(text: str, start_line: int) -> list[Sentence]:
     return sentences
 
 
+# A Python module's header chunk (imports, constants) opens with the module docstring, possibly
+# after comments; a definition's chunk opens with comments, decorators or the definition itself.
+_MODULE_HEADER = re.compile(r"""(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*[rRbBuU]{0,2}["']""")
+
+
+def _is_module_header(chunk: Chunk) -> bool:
+    # (At the top of the file: a later window of a long function may open with a string line too.)
+    return (
+        chunk.language == "python" and bool(chunk.doc) and chunk.start_line <= 5
+        and _MODULE_HEADER.match(chunk.text) is not None
+    )
+
+
 def _code_sentences(hit: Hit) -> list[Sentence]:
     chunk = hit.chunk
     first_line = chunk.text.split("\n", 1)[0].strip()
     doc = clean_inline(chunk.doc.split("\n\n", 1)[0]) if chunk.doc else ""
+    if doc and _is_module_header(chunk):
+        # The docstring describes the module, not the first name assigned under it.
+        summary = f"`{chunk.path.rsplit('/', 1)[-1]}`: {doc}"
+        return [Sentence(summary if summary[-1] in ".!?" else summary + ".", chunk.start_line, chunk.end_line)]
     if chunk.symbols:
         summary = f"`{chunk.symbols[0]}` is defined here"
         summary += f": {doc}" if doc else f" (`{first_line[:120]}`)."
@@ -119,7 +136,7 @@ def _title(hit: Hit) -> str:
     chunk = hit.chunk
     if chunk.heading:
         return chunk.heading_path
-    if chunk.symbols:
+    if chunk.symbols and not _is_module_header(chunk):
         return ", ".join(chunk.symbols[:3])
     return chunk.path
 
@@ -213,7 +230,11 @@ def symbol_answer(
         chunk = hit.chunk
         defines = any(s == symbol or s.rsplit(".", 1)[-1] == last for s in chunk.symbols)
         if defines:
-            sentence = _code_sentences(hit)[0] if chunk.kind == "code" else Sentence(f"`{last}` is defined here.", chunk.start_line, chunk.end_line)
+            sentence = (
+                _code_sentences(hit)[0]
+                if chunk.kind == "code" and not _is_module_header(chunk)
+                else Sentence(f"`{last}` is defined here.", chunk.start_line, chunk.end_line)
+            )
         elif chunk.kind == "code":
             continue  # code that merely uses the name says nothing about it
         else:
