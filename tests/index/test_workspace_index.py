@@ -224,18 +224,21 @@ def test_worker_count_follows_the_work(monkeypatch, tmp_path):
     from ragls.core.workspace import WorkspaceFile
     from ragls.index import workspace_index as wi
 
+    assert 1 <= wi._available_cpus() <= (os.cpu_count() or 1)
+
     def files(suffix, n=300, size=10_000):
         return [WorkspaceFile(f"f{i}{suffix}", tmp_path / f"f{i}{suffix}", size, 0) for i in range(n)]
 
     monkeypatch.delenv("RAGLS_INDEX_WORKERS", raising=False)
-    monkeypatch.setattr(wi.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(wi, "_available_cpus", lambda: 2)
     assert wi._worker_count(files(".py")) == 1  # code: preparing outweighs Tantivy
     assert wi._worker_count(files(".md")) == 0  # prose: a worker would only add start-up and pickling
     assert wi._worker_count(files(".py", n=50)) == 0  # too little to pay for a process
-    monkeypatch.setattr(wi.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(wi, "_available_cpus", lambda: 8)
     assert wi._worker_count(files(".md")) == 4
     monkeypatch.setenv("RAGLS_INDEX_WORKERS", "2")
     assert wi._worker_count(files(".md")) == 2
+
 
 
 def test_work_shared_between_this_thread_and_a_worker_indexes_every_file_once(monkeypatch, tmp_path):

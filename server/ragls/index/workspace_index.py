@@ -499,11 +499,20 @@ def _worker_count(files: list) -> int:
     env = os.environ.get("RAGLS_INDEX_WORKERS", "").strip()
     if env.isdigit():
         return int(env)
-    cpus = os.cpu_count() or 1
+    cpus = _available_cpus()
     if cpus <= 2:
         code = sum(f.size for f in files if (language_for(f.path) or ("",))[0] == "code")
         return 1 if cpus == 2 and code * 2 >= total else 0
     return min(cpus - 1, 4)
+
+
+def _available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, e.g. under taskset or
+    a container's cpuset), not all the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _batch_end(files: list, first: int) -> int:
