@@ -240,7 +240,6 @@ def test_worker_count_follows_the_work(monkeypatch, tmp_path):
     assert wi._worker_count(files(".md")) == 2
 
 
-
 def test_work_shared_between_this_thread_and_a_worker_indexes_every_file_once(monkeypatch, tmp_path):
     root = tmp_path / "code"
     root.mkdir()
