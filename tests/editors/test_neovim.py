@@ -6,6 +6,7 @@ Needs ``nvim`` (Debian: ``apt-get install -y neovim``, 0.7.2 works); skipped wit
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 NVIM = shutil.which("nvim")
 SCRIPT = Path(__file__).with_name("hover_test.lua")
+SNIPPET_SCRIPT = Path(__file__).with_name("nvim_snippet_test.lua")
 
 DOC = """\
 # Retries
@@ -78,3 +80,53 @@ def test_neovim_hover_shows_the_citation(tmp_path: Path) -> None:
     shown = between(proc.stdout, "FLOAT-BEGIN", "FLOAT-END")
     assert f"docs/retry.md:{cited_line}-{cited_line}" in shown
     assert "retry_policy" in shown
+
+
+EDITORS_DOC = Path(__file__).resolve().parents[2] / "docs" / "EDITORS.md"
+
+
+def neovim_07_snippet() -> str:
+    """The Lua a Neovim 0.7 user ends up with from docs/EDITORS.md: the 0.7 section, then
+    ``show_answer`` and ``:RaglsAsk`` from the section above with the client lookup the doc says to
+    change replaced by ``ragls_current_client()``."""
+    text = EDITORS_DOC.read_text()
+    newer = re.findall(r"```lua\n(.*?)```", text.split("### Neovim ≥ 0.8", 1)[1].split("### Neovim 0.7", 1)[0], re.S)
+    older = re.findall(r"```lua\n(.*?)```", text.split("### Neovim 0.7", 1)[1].split("\n## ", 1)[0], re.S)
+    assert len(newer) == 1 and len(older) == 1, "each Neovim section should hold one Lua block"
+    ask = newer[0][newer[0].index("local function show_answer") :]
+    lookup = next(line for line in ask.splitlines() if "vim.lsp.get_active_clients(" in line)
+    return older[0] + "\n" + ask.replace(lookup, "  local client = ragls_current_client()")
+
+
+@pytest.mark.skipif(NVIM is None, reason="nvim is not installed")
+def test_neovim_07_snippet_of_the_docs_asks_and_fills_the_quickfix_list(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "retry.md").write_text(DOC)
+    (root / "session.py").write_text(CODE)
+    snippet = tmp_path / "ragls.lua"
+    snippet.write_text(neovim_07_snippet())
+    cited_line = next(n for n, text in enumerate(DOC.splitlines(), 1) if "decides how often" in text)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_CACHE_HOME": str(home / ".cache"),  # where the snippet's server puts its index
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # "ragls --stdio"
+        "RAGLS_TEST_SNIPPET": str(snippet),
+        "RAGLS_TEST_FILE": str(root / "session.py"),
+        "RAGLS_TEST_QUESTION": "How often is a failed request sent again?",
+    }
+    proc = subprocess.run(
+        [NVIM, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {SNIPPET_SCRIPT}"],
+        env=env, cwd=root, capture_output=True, text=True, timeout=90,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    quickfix = between(proc.stdout, "QF-BEGIN", "QF-END")
+    assert f"docs/retry.md:{cited_line}: [1] Retries > Retry policy" in quickfix, quickfix
+    shown = between(proc.stdout, "FLOAT-BEGIN", "FLOAT-END")
+    assert "[1]" in shown and f"docs/retry.md:{cited_line}" in shown, shown

@@ -1,0 +1,56 @@
+-- Headless Neovim 0.7 running the Lua of docs/EDITORS.md as a user would paste it (the 0.7 section
+-- plus :RaglsAsk with the client lookup the doc says to change). Opens a file, waits for indexing,
+-- runs :RaglsAsk and prints the quickfix list and the answer float. Driven by
+-- tests/editors/test_neovim.py; inputs arrive in environment variables.
+local function getenv(name)
+  local value = os.getenv(name)
+  assert(value and value ~= "", "missing environment variable " .. name)
+  return value
+end
+
+local function float_text()
+  for _, win in ipairs(vim.api.nvim_list_wins()) do
+    if vim.api.nvim_win_get_config(win).relative ~= "" then
+      return table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false), "\n")
+    end
+  end
+  return nil
+end
+
+local ok, err = pcall(function()
+  dofile(getenv("RAGLS_TEST_SNIPPET"))
+  vim.cmd("edit " .. vim.fn.fnameescape(getenv("RAGLS_TEST_FILE")))  -- BufReadPost attaches ragls
+  local client = nil
+  assert(vim.wait(15000, function()
+    for _, c in pairs(vim.lsp.get_active_clients()) do
+      if c.name == "ragls" and c.initialized then client = c end
+    end
+    return client ~= nil
+  end, 20), "the snippet did not start ragls")
+  assert(vim.wait(20000, function()
+    local response = client.request_sync("ragls/status", {}, 2000, 0)
+    local folders = response and response.result and response.result.folders
+    return folders ~= nil and #folders > 0 and not folders[1].indexing and folders[1].files > 0
+  end, 100), "ragls did not finish indexing")
+
+  vim.cmd("RaglsAsk " .. getenv("RAGLS_TEST_QUESTION"))
+  assert(vim.wait(15000, function() return #vim.fn.getqflist() > 0 end, 20), "no citations in the quickfix list")
+  local lines = {}
+  for _, item in ipairs(vim.fn.getqflist()) do
+    table.insert(lines, ("%s:%d: %s"):format(vim.fn.bufname(item.bufnr), item.lnum, item.text))
+  end
+  io.stdout:write("QF-BEGIN\n" .. table.concat(lines, "\n") .. "\nQF-END\n")
+  local shown = nil
+  vim.wait(5000, function() shown = float_text(); return shown ~= nil end, 20)
+  assert(shown, "no answer float")
+  io.stdout:write("FLOAT-BEGIN\n" .. shown .. "\nFLOAT-END\n")
+  vim.lsp.stop_client(client.id)
+  vim.wait(3000, function() return vim.lsp.client_is_stopped(client.id) end, 20)
+end)
+
+if not ok then
+  io.stderr:write("neovim snippet test failed: " .. tostring(err) .. "\n")
+  vim.cmd("cquit 1")
+else
+  vim.cmd("qall!")
+end
