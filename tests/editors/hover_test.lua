@@ -1,23 +1,11 @@
 -- Headless Neovim (0.7+) as a real LSP client of ragls: start the server, open a file, hover a
 -- symbol through the UI (vim.lsp.buf.hover) and through a raw request, print what came back.
 -- Driven by tests/editors/test_neovim.py; inputs arrive in environment variables.
-local function getenv(name)
-  local value = os.getenv(name)
-  assert(value and value ~= "", "missing environment variable " .. name)
-  return value
-end
+-- The helpers next to this script (getenv, float_text, run).
+local helpers = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "editor_helpers.lua")
+local getenv, float_text = helpers.getenv, helpers.float_text
 
-local function float_text()
-  for _, win in ipairs(vim.api.nvim_list_wins()) do
-    if vim.api.nvim_win_get_config(win).relative ~= "" then
-      local lines = vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false)
-      return table.concat(lines, "\n")
-    end
-  end
-  return nil
-end
-
-local ok, err = pcall(function()
+helpers.run("neovim hover test", function()
   local root = getenv("RAGLS_TEST_ROOT")
   local file = getenv("RAGLS_TEST_FILE")
   local line = tonumber(getenv("RAGLS_TEST_LINE")) -- 1-based, as nvim_win_set_cursor wants
@@ -71,10 +59,3 @@ local ok, err = pcall(function()
   vim.lsp.stop_client(client_id)
   vim.wait(3000, function() return vim.lsp.client_is_stopped(client_id) end, 20)
 end)
-
-if not ok then
-  io.stderr:write("neovim test failed: " .. tostring(err) .. "\n")
-  vim.cmd("cquit 1")
-else
-  vim.cmd("qall!")
-end

@@ -2,22 +2,11 @@
 -- plus :RaglsAsk with the client lookup the doc says to change). Opens a file, waits for indexing,
 -- runs :RaglsAsk and prints the quickfix list and the answer float. Driven by
 -- tests/editors/test_neovim.py; inputs arrive in environment variables.
-local function getenv(name)
-  local value = os.getenv(name)
-  assert(value and value ~= "", "missing environment variable " .. name)
-  return value
-end
+-- The helpers next to this script (getenv, float_text, run).
+local helpers = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "editor_helpers.lua")
+local getenv, float_text = helpers.getenv, helpers.float_text
 
-local function float_text()
-  for _, win in ipairs(vim.api.nvim_list_wins()) do
-    if vim.api.nvim_win_get_config(win).relative ~= "" then
-      return table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false), "\n")
-    end
-  end
-  return nil
-end
-
-local ok, err = pcall(function()
+helpers.run("neovim snippet test", function()
   dofile(getenv("RAGLS_TEST_SNIPPET"))
   vim.cmd("edit " .. vim.fn.fnameescape(getenv("RAGLS_TEST_FILE")))  -- BufReadPost attaches ragls
   local client = nil
@@ -47,10 +36,3 @@ local ok, err = pcall(function()
   vim.lsp.stop_client(client.id)
   vim.wait(3000, function() return vim.lsp.client_is_stopped(client.id) end, 20)
 end)
-
-if not ok then
-  io.stderr:write("neovim snippet test failed: " .. tostring(err) .. "\n")
-  vim.cmd("cquit 1")
-else
-  vim.cmd("qall!")
-end

@@ -40,44 +40,59 @@ def between(text: str, begin: str, end: str) -> str:
     return text.split(begin + "\n", 1)[1].split("\n" + end, 1)[0]
 
 
-@pytest.mark.skipif(NVIM is None, reason="nvim is not installed")
-def test_neovim_hover_shows_the_citation(tmp_path: Path) -> None:
+def workspace(tmp_path: Path) -> Path:
     root = tmp_path / "ws"
     (root / "docs").mkdir(parents=True)
     (root / "docs" / "retry.md").write_text(DOC)
     (root / "session.py").write_text(CODE)
-    line = 3  # 1-based: `        self.retry_policy = retry_policy`
-    col = CODE.splitlines()[line - 1].index("retry_policy") + 2
-    cited_line = next(n for n, text in enumerate(DOC.splitlines(), 1) if "decides how often" in text)
+    return root
+
+
+def isolated_env(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """The editor with an empty home (no user config), ``ragls`` of this Python first on PATH."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {
+    return {
         **os.environ,
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_DATA_HOME": str(home / ".local" / "share"),
         "XDG_STATE_HOME": str(home / ".local" / "state"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "RAGLS_TEST_ROOT": str(root),
-        "RAGLS_TEST_FILE": str(root / "session.py"),
-        "RAGLS_TEST_LINE": str(line),
-        "RAGLS_TEST_COL": str(col),
-        "RAGLS_TEST_PYTHON": sys.executable,
-        "RAGLS_TEST_INDEX_DIR": str(tmp_path / "indexes"),
+        "XDG_CACHE_HOME": str(home / ".cache"),  # the index of a server started without indexDir
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **variables,
     }
+
+
+def run_nvim(script: Path, root: Path, env: dict[str, str]) -> str:
     proc = subprocess.run(
-        [NVIM, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {SCRIPT}"],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=90,
+        [NVIM, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
+        env=env, cwd=root, capture_output=True, text=True, timeout=90,
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    raw = between(proc.stdout, "RAW-BEGIN", "RAW-END")
+    return proc.stdout
+
+
+@pytest.mark.skipif(NVIM is None, reason="nvim is not installed")
+def test_neovim_hover_shows_the_citation(tmp_path: Path) -> None:
+    root = workspace(tmp_path)
+    line = 3  # 1-based: `        self.retry_policy = retry_policy`
+    col = CODE.splitlines()[line - 1].index("retry_policy") + 2
+    cited_line = next(n for n, text in enumerate(DOC.splitlines(), 1) if "decides how often" in text)
+    env = isolated_env(
+        tmp_path,
+        RAGLS_TEST_ROOT=str(root),
+        RAGLS_TEST_FILE=str(root / "session.py"),
+        RAGLS_TEST_LINE=str(line),
+        RAGLS_TEST_COL=str(col),
+        RAGLS_TEST_PYTHON=sys.executable,
+        RAGLS_TEST_INDEX_DIR=str(tmp_path / "indexes"),
+    )
+    stdout = run_nvim(SCRIPT, root, env)
+    raw = between(stdout, "RAW-BEGIN", "RAW-END")
     link = f"[docs/retry.md:{cited_line}-{cited_line}]({(root / 'docs' / 'retry.md').as_uri()}#L{cited_line})"
     assert link in raw
-    shown = between(proc.stdout, "FLOAT-BEGIN", "FLOAT-END")
+    shown = between(stdout, "FLOAT-BEGIN", "FLOAT-END")
     assert f"docs/retry.md:{cited_line}-{cited_line}" in shown
     assert "retry_policy" in shown
 
@@ -100,33 +115,18 @@ def neovim_07_snippet() -> str:
 
 @pytest.mark.skipif(NVIM is None, reason="nvim is not installed")
 def test_neovim_07_snippet_of_the_docs_asks_and_fills_the_quickfix_list(tmp_path: Path) -> None:
-    root = tmp_path / "ws"
-    (root / "docs").mkdir(parents=True)
-    (root / "docs" / "retry.md").write_text(DOC)
-    (root / "session.py").write_text(CODE)
+    root = workspace(tmp_path)
     snippet = tmp_path / "ragls.lua"
     snippet.write_text(neovim_07_snippet())
     cited_line = next(n for n, text in enumerate(DOC.splitlines(), 1) if "decides how often" in text)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_STATE_HOME": str(home / ".local" / "state"),
-        "XDG_CACHE_HOME": str(home / ".cache"),  # where the snippet's server puts its index
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # "ragls --stdio"
-        "RAGLS_TEST_SNIPPET": str(snippet),
-        "RAGLS_TEST_FILE": str(root / "session.py"),
-        "RAGLS_TEST_QUESTION": "How often is a failed request sent again?",
-    }
-    proc = subprocess.run(
-        [NVIM, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {SNIPPET_SCRIPT}"],
-        env=env, cwd=root, capture_output=True, text=True, timeout=90,
+    env = isolated_env(
+        tmp_path,
+        RAGLS_TEST_SNIPPET=str(snippet),
+        RAGLS_TEST_FILE=str(root / "session.py"),
+        RAGLS_TEST_QUESTION="How often is a failed request sent again?",
     )
-    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    quickfix = between(proc.stdout, "QF-BEGIN", "QF-END")
+    stdout = run_nvim(SNIPPET_SCRIPT, root, env)
+    quickfix = between(stdout, "QF-BEGIN", "QF-END")
     assert f"docs/retry.md:{cited_line}: [1] Retries > Retry policy" in quickfix, quickfix
-    shown = between(proc.stdout, "FLOAT-BEGIN", "FLOAT-END")
+    shown = between(stdout, "FLOAT-BEGIN", "FLOAT-END")
     assert "[1]" in shown and f"docs/retry.md:{cited_line}" in shown, shown
