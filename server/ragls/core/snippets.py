@@ -32,23 +32,26 @@ def term_matcher(terms: list[str] | tuple[str, ...]):
 
 def matched_lines(text: str, start_line: int, terms: list[str] | tuple[str, ...]) -> tuple[int, ...]:
     """1-based file line numbers within the passage that contain a query term."""
-    matches = term_matcher(terms)
-    found = []
-    for offset, line in enumerate(text.split("\n")):
-        if any(matches(w) for w in _WORD.findall(line)):
-            found.append(start_line + offset)
-    return tuple(found)
+    return snippet_and_lines(text, start_line, term_matcher(terms))[1]
 
 
 def highlight(line: str, terms: list[str] | tuple[str, ...]) -> str:
-    matches = term_matcher(terms)
+    return _highlight(line, term_matcher(terms))
+
+
+def _highlight(line: str, matches) -> str:
     return _WORD.sub(lambda m: f"**{m.group(0)}**" if matches(m.group(0)) else m.group(0), line)
 
 
 def make_snippet(text: str, start_line: int, terms: list[str] | tuple[str, ...], *, max_lines: int = 4, width: int = 200) -> str:
     """The densest window of ``max_lines`` lines, matched words in **bold**, long lines trimmed."""
+    return snippet_and_lines(text, start_line, term_matcher(terms), max_lines=max_lines, width=width)[0]
+
+
+def snippet_and_lines(text: str, start_line: int, matches, *, max_lines: int = 4, width: int = 200) -> tuple[str, tuple[int, ...]]:
+    """``make_snippet`` and ``matched_lines`` of one passage in one pass, with a matcher built once
+    per query (``term_matcher``): search presents every hit this way."""
     lines = text.split("\n")
-    matches = term_matcher(terms)
     counts = [sum(1 for w in _WORD.findall(line) if matches(w)) for line in lines]
     best_start, best = 0, -1
     for i in range(max(1, len(lines) - max_lines + 1)):
@@ -58,4 +61,5 @@ def make_snippet(text: str, start_line: int, terms: list[str] | tuple[str, ...],
     window = [line.rstrip()[:width] for line in lines[best_start : best_start + max_lines]]
     while window and not window[-1].strip():
         window.pop()
-    return "\n".join(highlight(line, terms) for line in window)
+    snippet = "\n".join(_highlight(line, matches) for line in window)
+    return snippet, tuple(start_line + i for i, count in enumerate(counts) if count)

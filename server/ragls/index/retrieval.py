@@ -31,7 +31,7 @@ import tantivy
 
 from ragls.core.identifiers import camel_subwords
 from ragls.core.query import STOPWORDS, QueryParts, analyze_query
-from ragls.core.snippets import make_snippet, matched_lines
+from ragls.core.snippets import snippet_and_lines, term_matcher
 from ragls.core.types import Chunk, Hit, SearchResult
 from ragls.index.schema import STEM_ANALYZER, document_to_chunk
 
@@ -327,18 +327,12 @@ class Retriever:
     ) -> SearchResult:
         started = time.perf_counter()
         ranking = self.rank(query, limit=limit, max_per_file=max_per_file, explain=explain)
-        terms = [*ranking.parts.words, *ranking.parts.subwords]
-        hits = tuple(
-            Hit(
-                chunk=chunk,
-                score=score,
-                components=components,
-                snippet=make_snippet(chunk.text, chunk.start_line, terms),
-                matched_lines=matched_lines(chunk.text, chunk.start_line, terms),
-                root=root,
-            )
-            for score, chunk, components in ranking.hits
-        )
+        matches = term_matcher([*ranking.parts.words, *ranking.parts.subwords])
+        hits = []
+        for score, chunk, components in ranking.hits:
+            snippet, lines = snippet_and_lines(chunk.text, chunk.start_line, matches)
+            hits.append(Hit(chunk=chunk, score=score, components=components, snippet=snippet, matched_lines=lines, root=root))
+        hits = tuple(hits)
         return SearchResult(query=query, hits=hits, covered=ranking.covered, confidence=ranking.confidence, elapsed_ms=_ms(started))
 
     def _components(self, searcher: tantivy.Searcher, signals: dict[str, tantivy.Query], address) -> dict[str, float]:
