@@ -38,3 +38,16 @@ def test_a_question_in_words_prefers_the_doc_over_code_and_tests(tmp_path: Path)
     assert ranked.index("src/secrets_filter.py") < ranked.index("tests/test_secrets.py")
     # a code lookup is left alone: the definition wins
     assert index.search("skip_secret_files").hits[0].chunk.path == "src/secrets_filter.py"
+
+
+def test_a_snake_case_definition_named_in_words_counts_as_covered():
+    # "send request" matches send_request through the symbol signal's underscore-free term; the
+    # coverage rescue must agree with that signal.
+    from ragls.core.query import analyze_query
+    from ragls.core.types import Chunk
+    from ragls.index.retrieval import Retriever
+
+    chunk = Chunk("src/c.py", 1, 2, "def send_request(r):\n    pass", "code", "python", symbols=("Client.send_request",))
+    assert Retriever._symbol_hit(analyze_query("send request"), chunk)
+    assert Retriever._symbol_hit(analyze_query("Client.send_request"), chunk)
+    assert not Retriever._symbol_hit(analyze_query("receive request"), chunk)

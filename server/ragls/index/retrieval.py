@@ -33,6 +33,7 @@ from ragls.core.identifiers import camel_subwords
 from ragls.core.query import STOPWORDS, QueryParts, analyze_query
 from ragls.core.snippets import snippet_and_lines, term_matcher
 from ragls.core.types import Chunk, Hit, SearchResult
+from ragls.index.preparation import symbol_terms
 from ragls.index.schema import STEM_ANALYZER, document_to_chunk
 
 # tests/, test/, spec/, __tests__/ folders and test_x.py, x_test.go, x.test.ts, x.spec.js files
@@ -348,7 +349,7 @@ class Retriever:
 
     @staticmethod
     def _symbol_hit(parts: QueryParts, chunk: Chunk) -> bool:
-        defined = {s.lower() for s in chunk.symbols} | {s.lower().rsplit(".", 1)[-1] for s in chunk.symbols}
+        defined = set(symbol_terms(chunk.symbols))  # the terms the symbol signal matches
         return any(s in defined for s in parts.symbols)
 
     def coverage(self, searcher: tantivy.Searcher, parts: QueryParts, hit: Hit | Chunk) -> float:
