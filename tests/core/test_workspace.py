@@ -179,7 +179,7 @@ def test_check_file_matches_discover(tmp_path):
         "venv/pyvenv.cfg": "x", "venv/g.py": "g = 1",
     })
     settings = IndexSettings()
-    rules = IgnoreRules.load(tmp_path, settings)
+    rules = IgnoreRules(tmp_path, settings)
     result = check_file(tmp_path, "a.md", settings, rules)
     assert isinstance(result, WorkspaceFile) and result.path == "a.md" and result.size == 1
     assert [check_file(tmp_path, rel, settings, rules) for rel in (
@@ -187,7 +187,8 @@ def test_check_file_matches_discover(tmp_path):
     )] == ["ignored", "ignored", "ignored-dir", "secret", "unsupported", "binary", "ignored-dir", "missing", "outside"]
 
 
-def test_rules_reload_after_an_ignore_file_changes(tmp_path):
+def test_new_rules_after_an_ignore_file_changes(tmp_path):
+    # What WorkspaceIndex.sync does: a change to an ignore file means fresh rules.
     make_tree(tmp_path, {"docs/a.md": "a", "docs/b.md": "b"})
     settings = IndexSettings()
     rules = IgnoreRules.load(tmp_path, settings)

@@ -384,7 +384,7 @@ def check_file(root: Path, rel_path: str, settings: IndexSettings, rules: Ignore
     if parent_real != os.path.join(root_real, *parts[:-1]).rstrip(os.sep):
         return "symlink-outside" if not _is_inside(root_real, parent_real) else "symlink-inside"
     for k in range(1, len(parts)):
-        if any((root.joinpath(*parts[:k]) / marker).exists() for marker in ("pyvenv.cfg", "CACHEDIR.TAG")):
+        if any((root.joinpath(*parts[:k]) / marker).exists() for marker in MARKER_FILES):
             return "ignored-dir"
     try:
         st = os.lstat(abs_path)
