@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragls.core.workspace import (
-    IgnoreRules, WorkspaceFile, check_file, discover, is_secret, looks_binary, read_text,
+    IgnoreRules, WorkspaceFile, check_file, discover, is_secret, looks_binary,
 )
 from ragls.settings import IndexSettings
 
@@ -144,8 +144,8 @@ def test_symlinks_are_not_followed(tmp_path):
     assert [f.path for f in report.files] == ["dir/a.md", "real.md"]
     assert report.skipped["symlink-outside"] == 2
     assert report.skipped["symlink-inside"] == 2
-    assert check_file(root, "leak.md", IndexSettings(), IgnoreRules.load(root, IndexSettings())) == "symlink-outside"
-    assert check_file(root, "outdir/leak.md", IndexSettings(), IgnoreRules.load(root, IndexSettings())) == "symlink-outside"
+    assert check_file(root, "leak.md", IndexSettings(), IgnoreRules(root, IndexSettings())) == "symlink-outside"
+    assert check_file(root, "outdir/leak.md", IndexSettings(), IgnoreRules(root, IndexSettings())) == "symlink-outside"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
@@ -158,12 +158,16 @@ def test_unreadable_file(tmp_path):
         (tmp_path / "locked.md").chmod(0o644)
 
 
-def test_read_text_replaces_invalid_utf8_and_strips_bom(tmp_path):
-    path = tmp_path / "x.md"
-    path.write_bytes(b"\xef\xbb\xbfcaf\xc3\xa9 \xff\xfe end\n")
-    assert read_text(path) == "café \ufffd\ufffd end\n"
-    with pytest.raises(OSError):
-        read_text(tmp_path / "missing.md")
+def test_reading_replaces_invalid_utf8_and_strips_bom(tmp_path):
+    from ragls.index.preparation import decode_text, prepare_file
+
+    data = b"\xef\xbb\xbfcaf\xc3\xa9 \xff\xfe end\n"
+    assert decode_text(data) == "café \ufffd\ufffd end\n"
+    (tmp_path / "x.md").write_bytes(data)
+    prepared = prepare_file("x.md", str(tmp_path / "x.md"), None)
+    assert prepared.error is None and prepared.chunks[0][2] == "café \ufffd\ufffd end"
+    missing = prepare_file("missing.md", str(tmp_path / "missing.md"), None)
+    assert missing.error and missing.chunks is None  # a file gone mid-run: reported, not raised
 
 
 @pytest.mark.parametrize("sample, binary", [(b"plain text", False), (b"a\x00b", True), (b"", False),
@@ -176,30 +180,31 @@ def test_check_file_matches_discover(tmp_path):
     make_tree(tmp_path, {
         ".gitignore": "gen/\n*.tmp.md\n", "a.md": "a", "gen/b.md": "b", "c.tmp.md": "c",
         "node_modules/d.js": "d", ".env": "K=V", "e.bin": b"\x00", "f.md": b"\x00\x01",
-        "venv/pyvenv.cfg": "x", "venv/g.py": "g = 1",
+        "venv/pyvenv.cfg": "x", "venv/g.py": "g = 1", "env/conda-meta/history": "x", "env/h.py": "h = 1",
     })
     settings = IndexSettings()
     rules = IgnoreRules(tmp_path, settings)
     result = check_file(tmp_path, "a.md", settings, rules)
     assert isinstance(result, WorkspaceFile) and result.path == "a.md" and result.size == 1
     assert [check_file(tmp_path, rel, settings, rules) for rel in (
-        "gen/b.md", "c.tmp.md", "node_modules/d.js", ".env", "e.bin", "f.md", "venv/g.py", "gone.md", "../x.md",
-    )] == ["ignored", "ignored", "ignored-dir", "secret", "unsupported", "binary", "ignored-dir", "missing", "outside"]
+        "gen/b.md", "c.tmp.md", "node_modules/d.js", ".env", "e.bin", "f.md", "venv/g.py", "env/h.py", "gone.md", "../x.md",
+    )] == ["ignored", "ignored", "ignored-dir", "secret", "unsupported", "binary", "ignored-dir", "ignored-dir", "missing", "outside"]
+    found = {f.path for f in discover(tmp_path, settings).files}
+    assert "a.md" in found and "env/h.py" not in found and "venv/g.py" not in found  # discover agrees
 
 
 def test_new_rules_after_an_ignore_file_changes(tmp_path):
     # What WorkspaceIndex.sync does: a change to an ignore file means fresh rules.
     make_tree(tmp_path, {"docs/a.md": "a", "docs/b.md": "b"})
     settings = IndexSettings()
-    rules = IgnoreRules.load(tmp_path, settings)
-    assert not rules.is_ignored("docs/a.md")
+    assert not IgnoreRules(tmp_path, settings).is_ignored("docs/a.md")
     (tmp_path / "docs" / ".gitignore").write_text("a.md\n")
-    assert IgnoreRules.is_ignore_file("docs/.gitignore")
-    rules.reload("docs/.gitignore")
+    assert IgnoreRules.is_ignore_file("docs/.gitignore") and IgnoreRules.is_ignore_file(".git/info/exclude")
+    assert not IgnoreRules.is_ignore_file("docs/a.md") and not IgnoreRules.is_ignore_file(".git/config")
+    rules = IgnoreRules(tmp_path, settings)
     assert rules.is_ignored("docs/a.md") and not rules.is_ignored("docs/b.md")
     (tmp_path / ".gitignore").write_text("docs/\n")
-    rules.reload()
-    assert rules.is_ignored("docs/b.md")  # inside an ignored directory
+    assert IgnoreRules(tmp_path, settings).is_ignored("docs/b.md")  # inside an ignored directory
 
 
 def test_deep_tree_and_files_vanishing_mid_walk(tmp_path, monkeypatch):

@@ -147,3 +147,13 @@ def test_other_os_errors_are_not_swallowed(tree):
 def test_missing_root(tmp_path):
     with pytest.raises(FileNotFoundError):
         WorkspaceWatcher(tmp_path / "nope", Batches()).start()
+
+
+def test_git_info_exclude_change_asks_for_full_scan(watched):
+    # .git is noise to the watcher, except the one ignore file that lives there
+    root, watcher, batches = watched
+    (root / ".git" / "info").mkdir()
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (root / ".git" / "info" / "exclude").write_text("docs/\n")
+    paths, _, flags = batches.collect(lambda p, d, f: "ignore" in f)
+    assert "ignore" in flags and not any(p.startswith(".git/") for p in paths)

@@ -136,12 +136,12 @@ class IgnoreRules:
     over everything; when ``include`` is set, only matching files are kept. A file inside an
     ignored directory stays ignored (as in git, a negation cannot re-include it).
 
-    Ignore files are read lazily, once per directory; call :meth:`reload` when one changes.
+    Ignore files are read lazily, once per directory: when one changes (:meth:`is_ignore_file`),
+    build a new ``IgnoreRules``.
     """
 
     def __init__(self, root: Path, settings: IndexSettings) -> None:
         self.root = root
-        self._settings = settings
         self.respect_gitignore = settings.respect_gitignore
         self._include = GitIgnoreSpec.from_lines(settings.include) if settings.include else None
         self._exclude = GitIgnoreSpec.from_lines(settings.exclude) if settings.exclude else None
@@ -153,24 +153,11 @@ class IgnoreRules:
         self._dir_specs: dict[str, list[GitIgnoreSpec]] = {}  # rel dir ("" = root) -> specs, low to high
         self._dir_ignored: dict[str, bool] = {"": False}
 
-    @classmethod
-    def load(cls, root: Path, settings: IndexSettings) -> IgnoreRules:
-        return cls(root, settings)
-
     @staticmethod
     def is_ignore_file(rel_path: str) -> bool:
-        """True when a change to ``rel_path`` changes ignore decisions (call :meth:`reload`)."""
+        """True when a change to ``rel_path`` (workspace-relative) changes ignore decisions."""
         name = rel_path.rsplit("/", 1)[-1]
         return name in IGNORE_FILE_NAMES or rel_path == ".git/info/exclude"
-
-    def reload(self, rel_path: str | None = None) -> None:
-        """Forget cached ignore files: all of them, or the one at ``rel_path``."""
-        if rel_path is None or rel_path == ".git/info/exclude":
-            fresh = IgnoreRules(self.root, self._settings)
-            self.__dict__.update(fresh.__dict__)
-            return
-        self._dir_specs.pop(rel_path.rpartition("/")[0], None)
-        self._dir_ignored = {"": False}
 
     def _specs(self, rel_dir: str) -> list[GitIgnoreSpec]:
         specs = self._dir_specs.get(rel_dir)
@@ -239,15 +226,6 @@ def looks_binary(sample: bytes) -> bool:
     return b"\0" in sample[:BINARY_SNIFF_BYTES]
 
 
-def read_text(abs_path: Path) -> str:
-    """The file's text: UTF-8 with invalid bytes replaced, BOM dropped. Raises OSError only."""
-    with open(abs_path, "rb") as handle:
-        data = handle.read()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return data.decode("utf-8", errors="replace")
-
-
 def _is_inside(root_real: str, target: str) -> bool:
     return target == root_real or target.startswith(root_real.rstrip(os.sep) + os.sep)
 
@@ -294,7 +272,7 @@ def _dir_pruned(name: str) -> bool:
 def discover(root: Path, settings: IndexSettings, rules: IgnoreRules | None = None) -> DiscoveryReport:
     """Every indexable file under ``root``, sorted by path, plus why the others were skipped."""
     root = Path(root)
-    rules = rules or IgnoreRules.load(root, settings)
+    rules = rules or IgnoreRules(root, settings)
     report = DiscoveryReport()
     max_bytes = settings.max_file_size_kb * 1024
     root_real = os.path.realpath(root)

@@ -33,12 +33,13 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from ragls.core.workspace import IgnoreRules
+
 WatchMode = Literal["inotify", "polling", "off"]
 
 # Version-control internals change on every git command and are never indexed; dropping them before
 # any other check keeps a `git checkout` from flooding the filter.
 _VCS_DIRS = frozenset({".git", ".hg", ".svn"})
-_IGNORE_FILE_NAMES = frozenset({".gitignore", ".raglsignore"})
 # Events that say nothing about content.
 _NOISE = (FileOpenedEvent, FileClosedNoWriteEvent)
 
@@ -99,7 +100,7 @@ class WorkspaceWatcher:
         self._root_str = str(self.root)
         self._on_batch = on_batch
         self._accepts = accepts
-        self._is_ignore_file = is_ignore_file or (lambda rel: rel.rsplit("/", 1)[-1] in _IGNORE_FILE_NAMES)
+        self._is_ignore_file = is_ignore_file or IgnoreRules.is_ignore_file
         self._quiet_s = quiet_s
         self._max_delay_s = max_delay_s
         self._force_polling = force_polling
@@ -197,7 +198,7 @@ class WorkspaceWatcher:
             return None
         rel = path[len(self._root_str) + 1 :].replace(os.sep, "/")
         first = rel.split("/", 1)[0]
-        if first in _VCS_DIRS:
+        if first in _VCS_DIRS and not IgnoreRules.is_ignore_file(rel):  # .git/info/exclude matters
             return None
         return rel
 

@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 _MANIFEST = "manifest.json"
 _VERSION_FILE = "ragls-index.json"
-_IGNORE_FILES = {".gitignore", ".raglsignore"}
 # Skip reasons that concern only the file on disk, not an open buffer of it.
 _BUFFER_OK_REASONS = {"missing", "empty", "unreadable", "too-large", "binary"}
 # Commit at least this often during a long sync, so a kill loses little and readers see progress.
@@ -125,7 +124,7 @@ class WorkspaceIndex:
         self._overlays: dict[str, str] = {}
         self._skipped: Counter = Counter()
         self._last_update: float | None = None
-        self._rules = IgnoreRules.load(self.root, settings)
+        self._rules = IgnoreRules(self.root, settings)
         self.messages: list[str] = []  # user-facing notes from opening (e.g. schema rebuild)
         self._index = self._open_index()
         self._manifest: dict[str, dict] = self._load_manifest()
@@ -211,7 +210,7 @@ class WorkspaceIndex:
         """Bring the index up to date with the workspace on disk (incremental)."""
         started = time.perf_counter()
         with self._write_lock:
-            self._rules = IgnoreRules.load(self.root, self.settings)
+            self._rules = IgnoreRules(self.root, self.settings)
             discovery = discover(self.root, self.settings, self._rules)
             report = IndexReport(skipped=Counter(discovery.skipped))
             writer = self._get_writer()
@@ -455,8 +454,7 @@ class WorkspaceIndex:
         return rel is not None and not isinstance(check_file(self.root, rel, self.settings, self._rules), str)
 
     def ignore_file_changed(self, rel_path: str) -> bool:
-        rel = self._relative(rel_path) or ""
-        return rel.rsplit("/", 1)[-1] in _IGNORE_FILES or rel == ".git/info/exclude"
+        return IgnoreRules.is_ignore_file(self._relative(rel_path) or "")
 
     def is_indexed(self, rel_path: str) -> bool:
         rel = self._relative(rel_path)
