@@ -276,3 +276,10 @@ def test_cancelling_a_shared_sync_keeps_what_was_committed_and_the_next_sync_cat
     again = WorkspaceIndex(root, index_dir=tmp_path / "idx")
     caught_up = again.sync()
     assert caught_up.files == 300 and caught_up.added == 300 - report.files
+
+
+def test_under_any_matches_whole_folder_names():
+    from ragls.index.workspace_index import _under_any
+
+    assert _under_any("a/b/c.md", {"a/b"}) and _under_any("a/b/c.md", {"a"})
+    assert not _under_any("a/bc.md", {"a/b"}) and not _under_any("a/b", {"a/b"}) and not _under_any("c.md", {"a"})

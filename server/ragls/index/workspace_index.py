@@ -219,7 +219,7 @@ class WorkspaceIndex:
                 return self._finish(report, started)
             present = {f.path for f in discovery.files}
             total = len(discovery.files)
-            for stale in [p for p in self._manifest if p not in present and p not in self._overlays]:
+            for stale in [p for p in self._manifest if p not in present]:  # (buffers are never in it)
                 writer.delete_documents_by_term("path", stale)
                 del self._manifest[stale]
                 report.removed += 1
@@ -259,18 +259,14 @@ class WorkspaceIndex:
             writer = self._get_writer()
             if writer is None:
                 return self._finish(report, started)
+            folders: set[str] = set()  # paths that may be folders deleted or moved away
             for raw in paths:
                 rel = self._relative(raw)
                 if rel is None or rel in self._overlays:
                     continue
                 checked = check_file(self.root, rel, self.settings, self._rules)
-                if checked in ("missing", "directory"):
-                    # a folder that was deleted or moved away: drop everything indexed under it
-                    for gone in [p for p in self._manifest if p.startswith(rel + "/") and p not in self._overlays]:
-                        if not (self.root / gone).exists():
-                            writer.delete_documents_by_term("path", gone)
-                            del self._manifest[gone]
-                            report.removed += 1
+                if checked in ("missing", "directory") and rel not in self._manifest:
+                    folders.add(rel)
                 if isinstance(checked, str):
                     if rel in self._manifest:
                         writer.delete_documents_by_term("path", rel)
@@ -281,6 +277,11 @@ class WorkspaceIndex:
                     continue
                 known_hash = (self._manifest.get(rel) or {}).get("hash")
                 self._apply(writer, checked, prepare_file(rel, str(checked.abs_path), known_hash), report)
+            if folders:  # drop everything indexed under them that is gone too: one manifest pass
+                for gone in [p for p in self._manifest if _under_any(p, folders) and not (self.root / p).exists()]:
+                    writer.delete_documents_by_term("path", gone)
+                    del self._manifest[gone]
+                    report.removed += 1
             self._commit(writer)
             return self._finish(report, started)
 
@@ -502,6 +503,16 @@ def _worker_count(files: list) -> int:
         code = sum(f.size for f in files if (language_for(f.path) or ("",))[0] == "code")
         return 1 if cpus == 2 and code * 2 >= total else 0
     return min(cpus - 1, 4)
+
+
+def _under_any(path: str, folders: set[str]) -> bool:
+    """Is ``path`` inside one of ``folders`` (workspace-relative)?"""
+    end = path.find("/")
+    while end != -1:
+        if path[:end] in folders:
+            return True
+        end = path.find("/", end + 1)
+    return False
 
 
 def _available_cpus() -> int:
