@@ -215,20 +215,31 @@ def _adapter_arg(raw: str) -> tuple[str, float]:
     return raw, 1.0
 
 
-def _model_settings(args: argparse.Namespace) -> ModelSettings | None:
-    if not getattr(args, "model", None) and not getattr(args, "remote_url", None):
-        return None
+def raw_model_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The model flags (``_add_model_options``) as the raw ``model`` settings section ({} without
+    any): what ``ragls ask`` uses, and ``ragls --stdio``/``serve`` start with (the editor's
+    settings override them). Adapters given on the command line are the ones answers use."""
+    raw_model: dict[str, Any] = {}
+    if getattr(args, "model", None):
+        raw_model["path"] = args.model
     adapters = []
-    for raw in args.adapter or []:
+    for raw in getattr(args, "adapter", None) or []:
         path, scale = _adapter_arg(raw)
         adapters.append({"name": Path(path).stem, "path": path, "scale": scale})
-    raw_model: dict[str, Any] = {"path": args.model, "adapters": adapters, "defaultAdapters": [a["name"] for a in adapters]}
+    if adapters:
+        raw_model.update(adapters=adapters, defaultAdapters=[a["name"] for a in adapters])
     for key, attr in (("temperature", "temperature"), ("seed", "seed"), ("contextSize", "ctx_size"), ("gpuLayers", "gpu_layers"), ("threads", "threads"), ("maxTokens", "max_tokens")):
         if getattr(args, attr, None) is not None:
             raw_model[key] = getattr(args, attr)
     if getattr(args, "remote_url", None):
         raw_model["remote"] = {"url": args.remote_url, "model": args.remote_model, "apiKey": os.environ.get("RAGLS_API_KEY")}
-    settings, warnings = parse_settings({"model": raw_model})
+    return {"model": raw_model} if raw_model else {}
+
+
+def _model_settings(args: argparse.Namespace) -> ModelSettings | None:
+    if not getattr(args, "model", None) and not getattr(args, "remote_url", None):
+        return None
+    settings, warnings = parse_settings(raw_model_settings(args))
     for warning in warnings:
         print(f"ragls: {warning}", file=sys.stderr)
     return settings.model
@@ -293,7 +304,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ragls.lsp.server import serve
 
-    return serve(args) or 0
+    return serve(args, raw_model_settings(args)) or 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -332,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ragls {__version__}")
     parser.add_argument("--stdio", action="store_true", help="run the language server over stdio")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    _add_model_options(parser)  # for --stdio
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("index", help="index (or update the index of) a workspace")
@@ -382,8 +394,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stdio and args.command is None:
         args.command, args.tcp = "serve", None
         args.func = cmd_serve
-        for name in ("model", "adapter", "temperature", "seed", "ctx_size", "gpu_layers", "threads", "max_tokens", "remote_url", "remote_model"):
-            setattr(args, name, None)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -115,3 +115,19 @@ def test_prompt_progress_on_a_terminal_only():
     quiet(50, 100)
     quiet.clear()
     assert piped.getvalue() == ""  # a pipe or log file gets no carriage-return noise
+
+
+def test_one_mapping_of_model_flags_for_ask_and_the_server():
+    from ragls.cli import build_parser, raw_model_settings
+
+    parser = build_parser()
+    for argv in (
+        ["ask", ".", "q", "--model", "m.gguf", "--adapter", "/models/v1:beta/terse.gguf:0.5", "--seed", "3"],
+        ["--stdio", "--model", "m.gguf", "--adapter", "/models/v1:beta/terse.gguf:0.5", "--seed", "3"],
+        ["serve", "--model", "m.gguf", "--adapter", "/models/v1:beta/terse.gguf:0.5", "--seed", "3"],
+    ):
+        raw = raw_model_settings(parser.parse_args(argv))["model"]
+        assert raw["path"] == "m.gguf" and raw["seed"] == 3
+        assert raw["adapters"] == [{"name": "terse", "path": "/models/v1:beta/terse.gguf", "scale": 0.5}]
+        assert raw["defaultAdapters"] == ["terse"]  # answers use the adapters given on the command line
+    assert raw_model_settings(parser.parse_args(["--stdio"])) == {}

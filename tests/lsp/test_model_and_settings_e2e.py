@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 
 from lsprotocol import types
 
 import pytest
+import pytest_lsp
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 QUESTION = "What is the backoff of the retry_policy?"
 
@@ -85,3 +88,30 @@ async def _is_none(awaitable):
 
 async def _is_not_none(awaitable):
     return (await awaitable) is not None
+
+
+# `ragls --stdio --model ...` as the README shows it: the flags are the server's starting settings.
+MISSING_MODEL = "/nonexistent/ragls-test/from-the-command-line.gguf"
+SERVER_WITH_FLAGS = [sys.executable, "-m", "ragls", "--stdio", "--model", MISSING_MODEL, "--max-tokens", "64"]
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_WITH_FLAGS))
+async def flags_client(lsp_client: LanguageClient, workspace, index_parent, helpers):
+    capabilities = pytest_lsp.client_capabilities("visual_studio_code")
+    await lsp_client.initialize_session(helpers.init_params(capabilities, [workspace], index_parent))
+    await helpers.wait_indexed(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_model_flags_of_stdio_reach_the_server(flags_client, helpers):
+    client = flags_client
+
+    async def failed():
+        status = await helpers.request(client, "ragls/status", {})
+        return status["model"]["state"] == "failed" and status["model"]
+
+    model = await helpers.wait_until(failed, timeout=30)
+    assert model["path"] == MISSING_MODEL and model["detail"], model
+    result = await helpers.ask(client, QUESTION)
+    assert result["source"] == "extractive"  # an unusable model from the command line: answers still come

@@ -461,38 +461,16 @@ class _ClientLogHandler(logging.Handler):
             self.handleError(record)
 
 
-def _settings_from_cli(args: Any) -> dict:
-    """Model flags of ``ragls serve`` as raw settings (initializationOptions override them)."""
-    model: dict[str, Any] = {}
-    for flag, key in (
-        ("model", "path"), ("temperature", "temperature"), ("seed", "seed"), ("ctx_size", "contextSize"),
-        ("gpu_layers", "gpuLayers"), ("threads", "threads"), ("max_tokens", "maxTokens"),
-    ):
-        if getattr(args, flag, None) is not None:
-            model[key] = getattr(args, flag)
-    adapters = []
-    for spec in getattr(args, "adapter", None) or []:
-        path, _, scale = spec.partition(":") if not os.path.exists(spec) else (spec, "", "")
-        try:
-            adapters.append({"path": path, **({"scale": float(scale)} if scale else {})})
-        except ValueError:
-            adapters.append({"path": spec})
-    if adapters:
-        model["adapters"] = adapters
-    if getattr(args, "remote_url", None):
-        model["remote"] = {"url": args.remote_url, "model": getattr(args, "remote_model", None), "apiKey": os.environ.get("RAGLS_API_KEY")}
-    return {"model": model} if model else {}
-
-
-def serve(args: Any = None) -> int:
-    """Run the language server (``ragls --stdio``, ``ragls serve [--tcp HOST:PORT]``)."""
+def serve(args: Any = None, cli_settings: dict | None = None) -> int:
+    """Run the language server (``ragls --stdio``, ``ragls serve [--tcp HOST:PORT]``);
+    ``cli_settings``: raw settings from the command line (``cli.raw_model_settings``)."""
     from ragls.lsp.handlers import create_server
 
     logging.getLogger("ragls").setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     logging.getLogger("pygls").setLevel(logging.DEBUG if os.environ.get("RAGLS_DEBUG_PYGLS") else logging.WARNING)  # pygls logs every message body at INFO
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    server = create_server(_settings_from_cli(args), force_polling=os.environ.get("RAGLS_FORCE_POLLING") == "1")
+    server = create_server(cli_settings or {}, force_polling=os.environ.get("RAGLS_FORCE_POLLING") == "1")
     logging.getLogger("ragls").addHandler(_ClientLogHandler(server))
     tcp = getattr(args, "tcp", None)
     try:
