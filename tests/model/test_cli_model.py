@@ -52,4 +52,7 @@ def test_a_broken_model_falls_back_to_extractive_with_a_message(workspace, tmp_p
 def test_text_mode_streams_the_model_answer(workspace, tmp_path, model_files):
     done = ask(workspace, tmp_path, "--model", str(model_files.model))
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip()  # the streamed answer (and Sources when it cites)
+    assert "model unusable" not in done.stderr and "Traceback" not in done.stderr
+    # the model's words were streamed, not the extractive answer (what the broken model falls back to)
+    extractive = json.loads(ask(workspace, tmp_path, "--json").stdout)["answer"]
+    assert done.stdout.strip() and extractive not in done.stdout
