@@ -133,8 +133,24 @@ def test_a_module_docstring_describes_the_module_not_its_first_constant():
     assert answer.citations[0].title == "server/llama_backend.py"  # the module, not its first names
     # a hover on the constant says where it is defined, without lending it the module's docstring
     hover = symbol_answer("GGUF_MAGIC", [module])
-    assert hover.text == "`GGUF_MAGIC` is defined here. [1]"
+    assert hover.text == '`GGUF_MAGIC` is defined here (`GGUF_MAGIC = b"GGUF"`). [1]'
+    assert (hover.citations[0].start_line, hover.citations[0].end_line) == (5, 5)  # its own line
     # a definition keeps its own docstring, comments above it included
     function = hit("# retries\ndef send(request):\n    '''Send with retries.'''", path="src/c.py", kind="code", symbols=["send"], doc="Send with retries.")
     function = Hit(Chunk(function.chunk.path, 1, 3, function.chunk.text, "code", "python", symbols=("send",), doc="Send with retries."), 1.0)
     assert symbol_answer("send", [function]).text == "`send` is defined here: Send with retries. [1]"
+
+
+def test_hover_on_a_name_in_a_packed_chunk_names_that_name_and_its_line():
+    from ragls.core.chunking import chunk_document
+
+    source = "def f():\n    pass\n\ndef g():\n    return f()\n\nTIMEOUT = 3\nRETRIES = 5\n"
+    chunks = chunk_document("pkg/small.py", source)
+    packed = next(c for c in chunks if "g" in c.symbols)
+    assert packed.symbols[0] != "g"  # several tiny definitions share one chunk
+    answer = symbol_answer("g", [Hit(packed, 1.0)])
+    assert answer.text == "`g` is defined here (`def g():`). [1]"
+    assert (answer.citations[0].start_line, answer.citations[0].end_line) == (4, 4)
+    constants = next(c for c in chunks if "RETRIES" in c.symbols)
+    answer = symbol_answer("RETRIES", [Hit(constants, 1.0)])
+    assert answer.text == "`RETRIES` is defined here (`RETRIES = 5`). [1]" and answer.citations[0].start_line == 8

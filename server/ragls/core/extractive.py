@@ -211,6 +211,31 @@ def _pointer_answer(hits: tuple[Hit, ...]) -> Answer:
     return Answer(text=f"The closest passages are {places}.", citations=tuple(citations), abstained=False)
 
 
+# A line that defines a name: a definition keyword before it, or an assignment/annotation after it.
+_DEFINES = r"(?:\b(?:def|class|fn|func|function|const|let|var|type|struct|interface|enum|trait|module)\s+{0}\b|^\s*{0}\s*[:=])"
+
+
+def _definition_sentence(chunk: Chunk, name: str, mention: re.Pattern[str]) -> Sentence:
+    """The hover sentence for ``name``, one of the names ``chunk`` defines.
+
+    The chunk's docstring belongs to its first definition only: a chunk may pack several small
+    definitions, or a module's constants under the module docstring. Any other name is shown with
+    the line that defines it, and cited there."""
+    doc = clean_inline(chunk.doc.split("\n\n", 1)[0]) if chunk.doc else ""
+    if doc and name == chunk.symbols[0] and not _is_module_header(chunk):
+        text = f"`{name}` is defined here: {doc}"
+        return Sentence(text if text[-1] in ".!?" else text + ".", chunk.start_line, chunk.end_line)
+    lines = chunk.text.split("\n")
+    defines = re.compile(_DEFINES.format(re.escape(name.rsplit(".", 1)[-1])))
+    offset = next((k for k, line in enumerate(lines) if defines.search(line)), None)
+    if offset is None:
+        offset = next((k for k, line in enumerate(lines) if mention.search(line)), None)
+    if offset is None:
+        return Sentence(f"`{name}` is defined here.", chunk.start_line, chunk.end_line)
+    line = chunk.start_line + offset
+    return Sentence(f"`{name}` is defined here (`{lines[offset].strip()[:120]}`).", line, line)
+
+
 def symbol_answer(
     symbol: str, hits: tuple[Hit, ...] | list[Hit], *, max_sources: int = 3, reading: tuple[str, str, int] | None = None
 ) -> Answer | None:
@@ -221,26 +246,23 @@ def symbol_answer(
     on that very line is not cited: the user is reading it already. (A definition there still is:
     its docstring is what a hover on a definition should show.)"""
     last = symbol.rsplit(".", 1)[-1]
-    exact = re.compile(rf"(?<![\w.]){re.escape(symbol)}(?!\w)|(?<![\w]){re.escape(last)}(?!\w)")
+    # A mention of the name: `retry_policy` for a hover on `session.retry_policy` too.
+    mention = re.compile(rf"(?<!\w){re.escape(last)}(?!\w)")
     pieces: list[str] = []
     citations: list[Citation] = []
     for hit in hits:
         if len(citations) >= max_sources:
             break
         chunk = hit.chunk
-        defines = any(s == symbol or s.rsplit(".", 1)[-1] == last for s in chunk.symbols)
-        if defines:
-            sentence = (
-                _code_sentences(hit)[0]
-                if chunk.kind == "code" and not _is_module_header(chunk)
-                else Sentence(f"`{last}` is defined here.", chunk.start_line, chunk.end_line)
-            )
+        defined = next((s for s in chunk.symbols if s.rsplit(".", 1)[-1] == last), None)
+        if defined is not None:
+            sentence = _definition_sentence(chunk, defined, mention)
         elif chunk.kind == "code":
             continue  # code that merely uses the name says nothing about it
         else:
             mentions = [
                 s for s in _sentences_of(hit)
-                if exact.search(s.text)
+                if mention.search(s.text)
                 and not (reading and (hit.root, chunk.path) == reading[:2] and s.start_line <= reading[2] <= s.end_line)
             ]
             if not mentions:

@@ -32,7 +32,7 @@ async def hover(server: RaglsServer, params: types.HoverParams) -> types.Hover |
         return None
     where = server.document_folder(params.text_document.uri)
     # the hovered line itself is not cited: the user is reading it
-    reading = (str(where[0].root.resolve()), where[1], params.position.line + 1) if where else None
+    reading = (where[0].key, where[1], params.position.line + 1) if where else None  # key: the resolved root
     answer = await server.in_pool(server.answerer.explain_symbol, symbol, reading=reading)
     if answer is None or answer.abstained or not answer.citations:
         return None  # a hover without a source would be noise
