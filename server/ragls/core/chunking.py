@@ -23,9 +23,8 @@ from typing import Callable, Sequence
 
 from ragls.core.types import Chunk
 
-__all__ = ["language_for", "chunk_document", "split_lines", "SUPPORTED_KINDS"]
+__all__ = ["language_for", "chunk_document", "split_lines"]
 
-SUPPORTED_KINDS = ("markdown", "rst", "asciidoc", "text", "code")
 
 # --- file kinds ------------------------------------------------------------------------------
 
@@ -598,7 +597,6 @@ for _alias, _family in {
     "julia": "ruby", "r": "shell", "zig": "rust", "graphql": "java",
 }.items():
     _SYNTAX[_alias] = _SYNTAX[_family]
-_SYNTAX["scala"] = _SYNTAX["java"]
 
 
 @dataclass(slots=True)
@@ -633,9 +631,6 @@ class _CodeScan:
     def indent(self, i: int) -> int:
         line = self.lines[i]
         return len(line) - len(line.lstrip())
-
-    def is_comment(self, stripped: str) -> bool:
-        return stripped.startswith(self.syntax.comment)
 
     def units(self, lo: int, hi: int, level: int, member: bool) -> list[_Unit]:
         """Definitions and the code between them among lines ``lo..hi`` whose statements start at
@@ -812,14 +807,12 @@ def _emit_container(
     base = scan.indent(unit.def_line)
     if level <= base:
         return False
-    members = [u for u in scan.units(body_lo, unit.end, level, member=True)]
-    members = _close_units(members, unit.end)
+    members = _close_units(scan.units(body_lo, unit.end, level, member=True), unit.end)
     defs = [u for u in members if u.kind]
     if not defs:
         return False
     header_end = defs[0].start - 1
     name = ".".join(scope)
-    header = [u for u in members if u.end <= header_end]
     rest = [u for u in members if u.start > header_end]
     doc = _doc_for(scan, unit)
     if header_end >= unit.start:
@@ -829,7 +822,6 @@ def _emit_container(
             path, lines, _windows(lines, unit.start, header_end, max_lines, overlap, prefer), "code", language,
             symbols=(name,), doc=doc,
         ))
-    del header
     _emit_units(out, path, scan, language, rest, scope, max_lines, overlap, depth + 1)
     return True
 

@@ -147,12 +147,11 @@ def extractive_answer(
     *,
     max_sentences: int = 3,
     max_per_passage: int = 2,
-    extra_terms: tuple[str, ...] = (),
 ) -> Answer:
     if not result.covered or not result.hits:
         return Answer(text=NOT_COVERED, citations=(), abstained=True)
     parts = analyze_query(question)
-    terms = [*parts.words, *parts.subwords, *extra_terms]
+    terms = [*parts.words, *parts.subwords]
     matches = term_matcher(terms)
     # A sentence sharing a single word with a long question is rarely an answer to it.
     needed = 1 if len(set(parts.words)) <= 2 else 2

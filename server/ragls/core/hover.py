@@ -12,13 +12,12 @@ import keyword
 import re
 from dataclasses import dataclass
 
-from ragls.core.identifiers import split_identifier
+from ragls.core.identifiers import IDENTIFIER, split_identifier
 
 # One identifier segment; dotted names are built from several (``session.retry_policy``).
 _SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Segments joined by dots, optionally separated by `?.`/`::`/`->` in other languages: we only join
 # plain dots, the separator every language (and prose) uses for "member of".
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 # Receivers that say nothing about *what* is being looked up: ``self.retry_policy`` is about
 # ``retry_policy``.
@@ -119,7 +118,7 @@ def identifier_at(text: str, line: int, character: int) -> IdentifierAt | None:
     row = line_text(text, line)
     if row is None or character < 0:
         return None
-    for chain in _DOTTED.finditer(row):
+    for chain in IDENTIFIER.finditer(row):
         if not chain.start() <= character <= chain.end():
             continue
         for segment in _SEGMENT.finditer(row, chain.start(), chain.end()):

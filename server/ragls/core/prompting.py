@@ -92,8 +92,6 @@ class PromptPlan:
     user: str
     passages: tuple[PromptPassage, ...]
     dropped: int  # hits left out for lack of room
-    passage_budget: int  # tokens that were available to passages
-    passage_tokens: int  # tokens the passages use (by count_tokens)
 
     def messages(self) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
@@ -130,10 +128,10 @@ def _window(n_lines: int, first_matched: int | None, fits: Callable[[int, int], 
     return lo, hi
 
 
-def select_passages(hits: Sequence[Hit], budget: int, count_tokens: CountTokens) -> tuple[list[PromptPassage], int]:
+def select_passages(hits: Sequence[Hit], budget: int, count_tokens: CountTokens) -> list[PromptPassage]:
     """Number and (if needed) trim ``hits`` in rank order to fit ``budget`` tokens.
 
-    Returns the passages and the tokens they use. A hit that does not fit whole is trimmed to a
+    A hit that does not fit whole is trimmed to a
     window of its lines; later, smaller hits may still fit after a big one was trimmed.
     """
     passages: list[PromptPassage] = []
@@ -176,7 +174,7 @@ def select_passages(hits: Sequence[Hit], budget: int, count_tokens: CountTokens)
         )
         used += header_tokens(lo, hi) + sum(line_tokens[lo:hi]) + (sep_tokens if passages else 0)
         passages.append(passage)
-    return passages, used
+    return passages
 
 
 def build_prompt(
@@ -196,7 +194,7 @@ def build_prompt(
     system = texts.system_message()
     fixed = count_tokens(system) + count_tokens(texts.user_message("", question))
     budget = passage_budget(context_size=context_size, max_tokens=max_tokens, fixed_tokens=fixed, overhead=overhead)
-    passages, used = select_passages(hits, max(budget, 0), count_tokens) if budget > 0 else ([], 0)
+    passages = select_passages(hits, budget, count_tokens) if budget > 0 else []
     if hits and not passages:
         raise ContextTooSmall(
             f"context of {context_size} tokens is too small: after reserving {max_tokens} for the answer and "
@@ -209,8 +207,6 @@ def build_prompt(
         user=user,
         passages=tuple(passages),
         dropped=len(hits) - len(passages),
-        passage_budget=max(budget, 0),
-        passage_tokens=used,
     )
 
 
