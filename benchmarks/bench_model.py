@@ -105,7 +105,7 @@ def main() -> None:
         backend = host._backend
         resources = load_mode("answer")
         plan = host._plan(backend, question, hits, resources, args.tokens)
-        prompt_tokens, _ = backend._prompt(plan.messages())
+        prompt_tokens = backend._prompt(plan.messages())
         gbnf = grammar.specialise(resources.grammar_template, passage_count=len(plan.passages), not_covered=resources.texts.not_covered, bounds=resources.bounds)
         print(f"prompt: {len(prompt_tokens)} tokens, {len(plan.passages)} passages; generating {args.tokens} tokens, greedy")
 

@@ -26,7 +26,6 @@ class IndexWorker:
         self._queued_keys: dict[Hashable, Future] = {}
         self._cond = threading.Condition()
         self._stopping = False
-        self.running: str | None = None  # name of the job in progress, for status/logs
         self._thread = threading.Thread(target=self._run, name="ragls-index-writer", daemon=True)
         self._thread.start()
 
@@ -46,11 +45,6 @@ class IndexWorker:
             self._cond.notify()
             return future
 
-    @property
-    def queued(self) -> int:
-        with self._cond:
-            return len(self._jobs)
-
     def on_thread(self) -> bool:
         return threading.current_thread() is self._thread
 
@@ -64,7 +58,6 @@ class IndexWorker:
                 key, name, job, future = self._jobs.popleft()
                 if key is not None:
                     self._queued_keys.pop(key, None)
-                self.running = name
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -72,8 +65,6 @@ class IndexWorker:
             except BaseException as exc:  # a failed job must not stop later writes
                 self._log.exception("ragls index job %r failed", name)
                 future.set_exception(exc)
-            finally:
-                self.running = None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Run what is queued, then stop. Jobs posted later fail at once."""

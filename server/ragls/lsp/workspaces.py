@@ -169,10 +169,6 @@ class Workspaces:
         for folder in self.folders:
             self._restart_sync(folder, rebuild=True)
 
-    def resync(self) -> None:
-        for folder in self.folders:
-            self._restart_sync(folder, rebuild=False)
-
     def _restart_sync(self, folder: Folder, *, rebuild: bool) -> None:
         previous, folder.cancel = folder.cancel, threading.Event()
         previous.set()

@@ -39,17 +39,12 @@ class ModelStatus:
     adapters: tuple[AdapterStatus, ...] = ()  # usable adapters only
     warnings: tuple[str, ...] = ()  # e.g. an adapter llama.cpp refused
 
-    @property
-    def ready(self) -> bool:
-        return self.state == "ready"
-
 
 @dataclass(frozen=True, slots=True)
 class Generation:
     text: str
     finish_reason: str  # "stop" | "length" | "cancelled"
     completion_tokens: int
-    prompt_tokens: int
     warnings: tuple[str, ...] = ()
 
 

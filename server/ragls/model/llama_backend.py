@@ -195,14 +195,13 @@ class LlamaBackend:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def _prompt(self, messages: Sequence[dict[str, str]]) -> tuple[list[int], list[str]]:
+    def _prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """The chat-formatted prompt's tokens (generation stops at end-of-generation tokens)."""
         formatted = self._formatter(messages=list(messages))
-        tokens = self._llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
-        stop = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop] if formatted.stop else []
-        return tokens, [s for s in stop if s]
+        return self._llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
 
     def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
-        return len(self._prompt(messages)[0])
+        return len(self._prompt(messages))
 
     def _grammar(self, gbnf: str) -> llama_cpp.LlamaGrammar:
         grammar = self._grammars.get(gbnf)
@@ -226,7 +225,7 @@ class LlamaBackend:
         on_prompt: Callable[[int, int], None] | None = None,
     ) -> Generation:
         self._apply(adapters)
-        tokens, _stop = self._prompt(messages)
+        tokens = self._prompt(messages)
         return run_generation(
             self._llm,
             tokens,
@@ -350,7 +349,7 @@ def run_generation(
         utf8_guard.reset()
         processors = llama_cpp.LogitsProcessorList([utf8_guard])
     if not read_prompt(llm, prompt, cancel, on_prompt):
-        return Generation(text="", finish_reason="cancelled", completion_tokens=0, prompt_tokens=len(prompt))
+        return Generation(text="", finish_reason="cancelled", completion_tokens=0)
     generator = llm.generate(prompt, temp=temperature, grammar=grammar, logits_processor=processors)
     try:
         for token in generator:
@@ -379,7 +378,7 @@ def run_generation(
         parts.append(tail)
         if on_delta is not None:
             on_delta(tail)
-    return Generation(text="".join(parts), finish_reason=finish, completion_tokens=produced, prompt_tokens=len(prompt))
+    return Generation(text="".join(parts), finish_reason=finish, completion_tokens=produced)
 
 
 # A cancel should land within about this long while the prompt is read. Slices start small and

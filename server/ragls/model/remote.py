@@ -175,7 +175,6 @@ class RemoteBackend:
             text="".join(parts),
             finish_reason=finish,
             completion_tokens=chunks,
-            prompt_tokens=self.prompt_tokens(messages),
             warnings=tuple(warnings),
         )
 
