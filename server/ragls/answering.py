@@ -6,6 +6,7 @@ when retrieval says the workspace does not cover a question, no model is asked.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -83,6 +84,7 @@ class Answerer:
             if on_delta:
                 on_delta(NOT_COVERED)
             return Answer(text=NOT_COVERED, citations=(), abstained=True)
+        failure = None
         if self.model_ready():
             try:
                 return self.model.answer(  # type: ignore[union-attr]
@@ -98,12 +100,10 @@ class Answerer:
                 )
             except Exception as exc:  # the model is a guest: any failure falls back to extraction
                 log.warning("model answer failed, answering extractively: %s", exc)
-                answer = extractive_answer(query, result)
-                answer = Answer(answer.text, answer.citations, answer.abstained, answer.source, (*answer.warnings, f"model failed: {exc}"))
-                if on_delta:
-                    on_delta(answer.text)
-                return answer
+                failure = f"model failed: {exc}"
         answer = extractive_answer(query, result)
+        if failure:
+            answer = dataclasses.replace(answer, warnings=(*answer.warnings, failure))
         if on_delta:
             on_delta(answer.text)
         return answer
@@ -117,7 +117,7 @@ class Answerer:
         answer = symbol_answer(symbol, result.hits, reading=reading)
         if answer is None:
             return None
-        if self.model_ready() and self.settings.hover.enabled:
+        if self.model_ready():  # (the LSP asks only when hovers are enabled)
             try:
                 adapters = self.model.adapter_choice(self.settings.hover.adapters) or None  # type: ignore[union-attr]
                 modelled = self.model.answer(  # type: ignore[union-attr]
