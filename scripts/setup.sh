@@ -18,6 +18,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# node_modules is reused while package-lock.json is unchanged (npm ci always deletes and reinstalls it).
 if command -v npm >/dev/null 2>&1 && [ -f client-vscode/package-lock.json ]; then
-  (cd client-vscode && npm ci --no-audit --no-fund --loglevel=error)
+  npm_stamp=client-vscode/node_modules/.ragls-installed
+  npm_want="$(sha256sum client-vscode/package-lock.json | cut -d' ' -f1) $(node --version 2>/dev/null)"
+  if [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+    (cd client-vscode && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$npm_want" > "$npm_stamp"
+  fi
 fi
