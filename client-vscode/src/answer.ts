@@ -93,7 +93,7 @@ export function splitCode(markdown: string): { text: string; code: boolean }[] {
   return parts;
 }
 
-function escapeMarkdownText(text: string): string {
+export function escapeMarkdownText(text: string): string {
   return text.replace(/([\\`*_{}\[\]<>()#+!|])/g, '\\$1');
 }
 
@@ -126,16 +126,7 @@ export function answerMarkdown(
 ): string {
   const ids = new Set(result.citations.map((c) => c.id));
   const out: string[] = [linkCitationMarkers(result.answer.trim(), ids, href)];
-  const notes: string[] = [];
-  if (result.abstained) {
-    notes.push('The workspace does not seem to cover this question.');
-  }
-  if (!result.indexComplete) {
-    notes.push('Indexing was still running; the answer may miss files.');
-  }
-  for (const warning of result.warnings) {
-    notes.push(warning);
-  }
+  const notes = resultNotes(result);
   if (notes.length > 0) {
     out.push(notes.map((n) => `> ${escapeMarkdownText(n)}`).join('\n>\n'));
   }
@@ -151,7 +142,20 @@ export function answerMarkdown(
   return out.join('\n\n');
 }
 
-/** One-line source description used in the chat view and the output channel. */
+/** What to say besides the answer: not covered, an incomplete index, the server's warnings (plain text). */
+export function resultNotes(result: AskResult): string[] {
+  const notes: string[] = [];
+  if (result.abstained) {
+    notes.push('The workspace does not seem to cover this question.');
+  }
+  if (!result.indexComplete) {
+    notes.push('Indexing was still running; the answer may miss files.');
+  }
+  notes.push(...result.warnings);
+  return notes;
+}
+
+/** One-line source description used in the output channel. */
 export function sourceLine(citation: Citation, relativePath: (uri: string) => string): string {
   const title = citation.title ? ` — ${citation.title}` : '';
   return `[${citation.id}] ${citationLabel(citation, relativePath)}${title}`;

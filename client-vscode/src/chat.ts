@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { AskCallbacks, AskOutcome, CancellationLike } from './ask';
 import { AskParams } from './protocol';
-import { citationLabel, citationLocation } from './answer';
+import { citationLabel, citationLocation, escapeMarkdownText, resultNotes } from './answer';
 
 export interface ChatDeps {
   ask(params: AskParams, token: CancellationLike, callbacks: AskCallbacks): Promise<AskOutcome>;
@@ -53,14 +53,8 @@ export function createChatHandler(deps: ChatDeps): vscode.ChatRequestHandler {
       // its last cited sentence). Chat output cannot be rewritten, so show the final text below.
       stream.markdown(`\n\n---\n\n_Final answer:_\n\n${result.answer}`);
     }
-    if (result.abstained) {
-      stream.markdown('\n\n_The workspace does not seem to cover this question._');
-    }
-    if (!result.indexComplete) {
-      stream.markdown('\n\n_Indexing was still running; the answer may miss files._');
-    }
-    for (const warning of result.warnings) {
-      stream.markdown(`\n\n_${warning}_`);
+    for (const note of resultNotes(result)) {
+      stream.markdown(`\n\n_${escapeMarkdownText(note)}_`);
     }
     if (result.citations.length > 0) {
       stream.markdown('\n\n**Sources**\n\n');

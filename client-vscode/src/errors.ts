@@ -2,7 +2,7 @@
  * Turns failures into one message a user can act on. Plain values only (unit-tested).
  */
 import { ErrorCodes } from './protocol';
-import { ServerLaunch } from './settings';
+import { quoteIfNeeded, ServerLaunch } from './settings';
 
 export type FailureAction = 'openSettings' | 'showLog' | 'copyInstall' | 'restart';
 
@@ -56,7 +56,7 @@ export function describeStartFailure(failure: StartFailure): UserMessage {
     };
   }
   if (/No module named '?ragls/.test(stderr)) {
-    const install = `${quote(launch.command)} -m pip install ragls`;
+    const install = `${quoteIfNeeded(launch.command)} -m pip install ragls`;
     return {
       text: `ragls is not installed in ${launch.command}. Install it (${install}) or point "ragls.server.python" at a Python that has it.`,
       actions: ['copyInstall', 'openSettings', 'showLog'],
@@ -116,10 +116,6 @@ export function lastMeaningfulLine(text: string): string | undefined {
     }
   }
   return lines[lines.length - 1];
-}
-
-function quote(s: string): string {
-  return /[\s"']/.test(s) ? JSON.stringify(s) : s;
 }
 
 function lowerFirst(s: string): string {

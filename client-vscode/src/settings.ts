@@ -88,7 +88,8 @@ function expand(value: string | null | undefined, inputs: LaunchInputs): string 
   return out;
 }
 
-function quoteIfNeeded(part: string): string {
+/** A command-line word as a shell user would type it (quoted when it holds spaces or quotes). */
+export function quoteIfNeeded(part: string): string {
   return /[\s"']/.test(part) ? JSON.stringify(part) : part;
 }
 

@@ -71,6 +71,14 @@ describe('@ragls chat handler', () => {
     ]);
   });
 
+  it('shows the same notes as the answer view, escaped', async () => {
+    const { handler } = handlerFor({ deltas: [], result: askResult({ indexComplete: false, warnings: ['model failed: *boom*'] }) });
+    const { calls } = await run(handler, 'q');
+    const markdown = calls.filter((c) => c[0] === 'markdown').map((c) => c[1]).join('');
+    assert.match(markdown, /_Indexing was still running; the answer may miss files\._/);
+    assert.match(markdown, /_model failed: \\\*boom\\\*_/);
+  });
+
   it('writes the whole answer when the server did not stream', async () => {
     const { handler } = handlerFor({ deltas: [], result: askResult({ citations: [], abstained: true, answer: 'Not covered.' }) });
     const { calls } = await run(handler, 'what is the capital of France?');
