@@ -51,3 +51,47 @@ def test_unknown_keys_and_unknown_adapter_names_are_reported():
     assert any("model.nGpuLayer" in w for w in warnings)
     assert any("'bogus'" in w for w in warnings)
     assert any("ghost" in w for w in warnings)
+
+
+def test_the_vscode_extension_declares_the_servers_settings_with_the_same_defaults_and_ranges():
+    """client-vscode/package.json repeats the settings for VS Code's settings UI: it must agree."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from ragls.settings import Settings, parse_settings
+
+    package = json.loads((Path(__file__).resolve().parents[2] / "client-vscode" / "package.json").read_text())
+    sections = package["contributes"]["configuration"]
+    sections = [sections] if isinstance(sections, dict) else sections
+    declared = {k[len("ragls."):]: v for s in sections for k, v in s["properties"].items() if not k.startswith("ragls.server.")}
+
+    def leaves(obj, prefix=""):
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            camel = f.name.split("_")[0] + "".join(p.title() for p in f.name.split("_")[1:])
+            if dataclasses.is_dataclass(value):
+                yield from leaves(value, f"{prefix}{camel}.")
+            else:
+                yield f"{prefix}{camel}", value
+
+    server = dict(leaves(Settings()))
+    assert set(declared) == set(server)
+    for key, default in server.items():
+        wanted = list(default) if isinstance(default, tuple) else default
+        assert declared[key].get("default") == wanted, key
+
+    def accepted(key, value) -> bool:
+        section, _, name = key.rpartition(".")
+        raw: dict = {}
+        node = raw
+        for part in section.split("."):
+            node = node.setdefault(part, {})
+        node[name] = value
+        return not parse_settings(raw)[1]
+
+    for key, spec in declared.items():
+        if "minimum" in spec:
+            assert accepted(key, spec["minimum"]) and not accepted(key, spec["minimum"] - 1), key
+        if "maximum" in spec:
+            assert accepted(key, spec["maximum"]) and not accepted(key, spec["maximum"] + 1), key
