@@ -1,7 +1,7 @@
 -- Headless Neovim (0.7+) as a real LSP client of ragls: start the server, open a file, hover a
 -- symbol through the UI (vim.lsp.buf.hover) and through a raw request, print what came back.
 -- Driven by tests/editors/test_neovim.py; inputs arrive in environment variables.
--- The helpers next to this script (getenv, float_text, run).
+-- The helpers next to this script (getenv, float_text, wait_indexed, stop, run).
 local helpers = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "editor_helpers.lua")
 local getenv, float_text = helpers.getenv, helpers.float_text
 
@@ -24,12 +24,7 @@ helpers.run("neovim hover test", function()
   local client = vim.lsp.get_client_by_id(client_id)
   assert(vim.wait(15000, function() return client.initialized end, 20), "ragls did not initialize")
 
-  local indexed = vim.wait(20000, function()
-    local response = client.request_sync("ragls/status", {}, 2000, bufnr)
-    local folders = response and response.result and response.result.folders
-    return folders ~= nil and #folders > 0 and not folders[1].indexing and folders[1].files > 0
-  end, 100)
-  assert(indexed, "ragls did not finish indexing")
+  helpers.wait_indexed(client, bufnr)
 
   -- the raw protocol answer
   local responses = vim.lsp.buf_request_sync(bufnr, "textDocument/hover", {
@@ -56,6 +51,5 @@ helpers.run("neovim hover test", function()
   assert(shown, "no hover window appeared")
   io.stdout:write("FLOAT-BEGIN\n" .. shown .. "\nFLOAT-END\n")
 
-  vim.lsp.stop_client(client_id)
-  vim.wait(3000, function() return vim.lsp.client_is_stopped(client_id) end, 20)
+  helpers.stop(client_id)
 end)

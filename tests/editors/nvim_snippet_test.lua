@@ -2,7 +2,7 @@
 -- plus :RaglsAsk with the client lookup the doc says to change). Opens a file, waits for indexing,
 -- runs :RaglsAsk and prints the quickfix list and the answer float. Driven by
 -- tests/editors/test_neovim.py; inputs arrive in environment variables.
--- The helpers next to this script (getenv, float_text, run).
+-- The helpers next to this script (getenv, float_text, wait_indexed, stop, run).
 local helpers = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "editor_helpers.lua")
 local getenv, float_text = helpers.getenv, helpers.float_text
 
@@ -16,11 +16,7 @@ helpers.run("neovim snippet test", function()
     end
     return client ~= nil
   end, 20), "the snippet did not start ragls")
-  assert(vim.wait(20000, function()
-    local response = client.request_sync("ragls/status", {}, 2000, 0)
-    local folders = response and response.result and response.result.folders
-    return folders ~= nil and #folders > 0 and not folders[1].indexing and folders[1].files > 0
-  end, 100), "ragls did not finish indexing")
+  helpers.wait_indexed(client, 0)
 
   vim.cmd("RaglsAsk " .. getenv("RAGLS_TEST_QUESTION"))
   assert(vim.wait(15000, function() return #vim.fn.getqflist() > 0 end, 20), "no citations in the quickfix list")
@@ -33,6 +29,5 @@ helpers.run("neovim snippet test", function()
   vim.wait(5000, function() shown = float_text(); return shown ~= nil end, 20)
   assert(shown, "no answer float")
   io.stdout:write("FLOAT-BEGIN\n" .. shown .. "\nFLOAT-END\n")
-  vim.lsp.stop_client(client.id)
-  vim.wait(3000, function() return vim.lsp.client_is_stopped(client.id) end, 20)
+  helpers.stop(client.id)
 end)
