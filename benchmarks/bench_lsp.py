@@ -28,6 +28,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from ragls.evaluation.metrics import percentile
+
 HERE = Path(__file__).resolve().parent
 K8S_DOCS = HERE.parent.parent / "shared" / "eval" / "k8s-docs" / "docs"
 
@@ -36,8 +38,8 @@ NONSENSE = ["zorblax", "quindle", "fravex", "plimbo", "snorkwell", "trundix", "v
 
 
 def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+    """The ``q`` quantile (0..1): ``ragls eval``'s percentile, so both report latencies alike."""
+    return percentile(values, q * 100)
 
 
 def plain(value: Any) -> Any:
