@@ -146,7 +146,7 @@ async def ask(server: RaglsServer, raw: Any, *, from_command: bool = False) -> d
     end("")
     return convert.ask_result(
         result,
-        server.line_of,
+        server.line_lookup(),
         index_complete=server.workspaces.index_complete,
         encoding=server.encoding,
     )

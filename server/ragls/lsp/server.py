@@ -134,16 +134,18 @@ class RaglsServer(LanguageServer):
         except OSError:
             return None
 
-    def line_of(self, path: Path, line: int) -> str | None:
-        """Line ``line`` (0-based) as the user sees it: the open buffer if any, else the file."""
-        uri = self._open_paths.get(path)
-        text = self.document_text(uri) if uri else None
-        if text is None:
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                return None
-        return line_text(text, line)
+    def line_lookup(self) -> convert.LineLookup:
+        """(path, 0-based line) -> the line as the user sees it: the open buffer if any, else the
+        file. For one result: each file is read once, however many citations point into it."""
+        texts: dict[Path, str | None] = {}
+
+        def line_of(path: Path, line: int) -> str | None:
+            if path not in texts:
+                texts[path] = self.document_text(self._open_paths.get(path) or path.as_uri())
+            text = texts[path]
+            return line_text(text, line) if text is not None else None
+
+        return line_of
 
     def document_folder(self, uri: str) -> tuple[Folder, str] | None:
         path = convert.uri_to_path(uri)
