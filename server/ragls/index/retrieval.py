@@ -243,7 +243,7 @@ class Retriever:
         for stem in _stems(parts.words):
             df = searcher.doc_freq("body", stem)
             if df:
-                idf[stem] = math.log(1 + (total_docs - df + 0.5) / (df + 0.5))
+                idf[stem] = _idf(total_docs, df)
         if not idf:
             return scored
         avgdl = self._average_length(searcher, "body", list(idf))
@@ -368,7 +368,7 @@ class Retriever:
         weight_all = weight_hit = 0.0
         for stem in stems:
             df = searcher.doc_freq("body", stem)
-            idf = math.log(1 + (total_docs - df + 0.5) / (df + 0.5))
+            idf = _idf(total_docs, df)
             weight_all += idf
             if stem in present:
                 weight_hit += idf
@@ -403,6 +403,11 @@ _WORDS = re.compile(r"[^\W_]+")  # about what Tantivy's simple tokenizer splits 
 def _analysed(text: str) -> tuple[str, ...]:
     # The same chunks come back for related questions (hover, follow-ups): analysing ~1 KB costs ~75 us.
     return tuple(STEM_ANALYZER.analyze(text))
+
+
+def _idf(total_docs: int, df: int) -> float:
+    """Tantivy's BM25 idf, so scores recomputed here equal Tantivy's."""
+    return math.log(1 + (total_docs - df + 0.5) / (df + 0.5))
 
 
 def _bm25(freqs: dict[str, int], idf: dict[str, float], length: float, avgdl: float, k1: float = 1.2, b: float = 0.75) -> float:
