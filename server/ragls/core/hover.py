@@ -96,6 +96,9 @@ def line_text(text: str, line: int) -> str | None:
     """Line ``line`` (0-based) of ``text`` split the way LSP splits (``\\n``, ``\\r\\n``, ``\\r``)."""
     if line < 0:
         return None
+    if "\r" not in text:  # the usual case, at C speed (hover runs this on every mouse rest)
+        lines = text.split("\n", line + 1)
+        return lines[line] if line < len(lines) else None
     start = 0
     for _ in range(line):
         match = _LINE_BREAK.search(text, start)
