@@ -45,10 +45,19 @@ def test_prepared_chunk_fields():
         "src/http_client.py", 3, 9, "class HTTPClient:\n    def send(self): ...", "code", "python",
         symbols=("HTTPClient", "HTTPClient.send_request"), doc="Sends.",
     )
-    start, end, body, title, ident, symbols, meta = prepare_chunk(chunk)
+    start, end, body, title, ident, symbols, meta, as_written = prepare_chunk(chunk)
     assert (start, end, body) == (3, 9, chunk.text)
+    assert as_written is None  # the body is the text as written: nothing stored twice
     assert title == "http client"
     # camelCase words of the text, then the sub-words of every defined name
     assert ident.split() == ["http", "client", "http", "client", "http", "client", "send", "request"]
     assert symbols == ("httpclient", "httpclient.send_request", "send_request", "sendrequest")
     assert json.loads(meta)["s"] == ["HTTPClient", "HTTPClient.send_request"]
+
+
+def test_greek_letters_are_spelled_out_in_the_indexed_fields_and_kept_as_written():
+    chunk = Chunk("notes/β-cells.md", 1, 2, "IFN-γ and TNF-α\nsignal", "prose", "markdown", heading=("Δ loop",))
+    _, _, body, title, _, _, _, as_written = prepare_chunk(chunk)
+    assert body == "IFN-gamma and TNF-alpha\nsignal"
+    assert title == "delta loop beta cells"
+    assert as_written == chunk.text

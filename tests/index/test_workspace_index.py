@@ -283,3 +283,19 @@ def test_under_any_matches_whole_folder_names():
 
     assert _under_any("a/b/c.md", {"a/b"}) and _under_any("a/b/c.md", {"a"})
     assert not _under_any("a/bc.md", {"a/b"}) and not _under_any("a/b", {"a/b"}) and not _under_any("c.md", {"a"})
+
+
+def test_greek_letters_match_their_names_and_results_show_the_text_as_written(tmp_path):
+    root = tmp_path / "ws"
+    (root / "notes").mkdir(parents=True)
+    written = "# Cytokines\n\nMice without IFN-γ resist myocarditis.\nThe αvβ8 integrin activates TGF-β.\n"
+    (root / "notes" / "cytokines.md").write_text(written)
+    (root / "notes" / "other.md").write_text("# Other\n\nMice without a receptor resist nothing.\n")
+    index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    index.sync()
+    for query in ("IFN-gamma myocarditis", "IFN-γ myocarditis", "alphavbeta8 integrin", "αvβ8"):
+        hit = index.search(query).hits[0]
+        assert hit.chunk.path == "notes/cytokines.md", query
+        assert hit.chunk.text == written.rstrip("\n"), query  # shown and cited as written, not folded
+    assert 3 in index.search("IFN gamma").hits[0].matched_lines  # the line with "IFN-γ" is highlighted
+    index.close()

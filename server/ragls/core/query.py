@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ragls.core.identifiers import identifiers_in, is_compound, split_identifier
+from ragls.core.letters import fold_letters
 
 # Question words and function words: they carry no topic, and in BM25 they only add noise.
 STOPWORDS = frozenset(
@@ -51,7 +52,8 @@ def _looks_like_code(word: str) -> bool:
 
 def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
     raw = text if isinstance(text, str) else ""
-    tokens = [m.group(0).lower().replace("’", "'") for m in _WORD.finditer(raw)][: max_words * 2]
+    # Words are matched as the index analyses them: Greek letters spelled out (IFN-γ ~ IFN-gamma).
+    tokens = [m.group(0).lower().replace("’", "'") for m in _WORD.finditer(fold_letters(raw))][: max_words * 2]
     content = [t for t in tokens if t not in STOPWORDS]
     if not content:  # "how does it work": keep what there is rather than nothing
         content = tokens

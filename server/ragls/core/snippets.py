@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ragls.core.letters import fold_letters
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -25,7 +27,7 @@ def term_matcher(terms: list[str] | tuple[str, ...]):
     match = re.compile("|".join(map(re.escape, prefixes))).match
 
     def matches(word: str) -> bool:
-        return match(word.lower()) is not None
+        return match(fold_letters(word).lower()) is not None  # query words are folded (core.query)
 
     return matches
 

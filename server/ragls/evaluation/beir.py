@@ -22,6 +22,7 @@ import tantivy
 from ragls.core.types import Chunk
 from ragls.evaluation.runs import Question, Ranked
 from ragls.index.retrieval import RetrievalParams, Retriever
+from ragls.core.letters import fold_letters
 from ragls.index.schema import build_schema, prepare_chunk, prepared_to_document
 
 
@@ -115,8 +116,9 @@ def _beir_document(chunk: Chunk) -> tantivy.Document:
     "retry policy"); here the "file name" is a corpus id (``4983``), not content: left in, a number
     in a query ("1/2000 in UK") matches the document whose id it happens to be.
     """
-    start, end, body, _title, ident, symbols, meta = prepare_chunk(chunk)
-    return prepared_to_document(chunk.path, (start, end, body, " ".join(chunk.heading), ident, symbols, meta))
+    start, end, body, _title, ident, symbols, meta, text = prepare_chunk(chunk)
+    title = fold_letters(" ".join(chunk.heading))
+    return prepared_to_document(chunk.path, (start, end, body, title, ident, symbols, meta, text))
 
 
 class BeirIndex:

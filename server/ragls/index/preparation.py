@@ -13,12 +13,13 @@ from pathlib import Path
 
 from ragls.core.chunking import chunk_document
 from ragls.core.identifiers import camel_subwords, split_identifier, subword_tokens
+from ragls.core.letters import fold_letters
 from ragls.core.types import Chunk
 
 
 def title_text(chunk: Chunk) -> str:
     """Heading path plus the words of the file name: ``docs/retry-policy.md`` -> ``retry policy``."""
-    return " ".join([*chunk.heading, _file_name_words(chunk.path)])
+    return fold_letters(" ".join([*chunk.heading, _file_name_words(chunk.path)]))
 
 
 @functools.lru_cache(maxsize=64)  # every chunk of a file asks for the same path
@@ -40,7 +41,9 @@ def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
 
 # Everything a document needs, as plain picklable values: worker processes prepare these (the
 # Python-heavy part of indexing) and the single writer turns them into Tantivy documents.
-PreparedChunk = tuple  # (start, end, body, title, ident, symbol_terms, meta_json_bytes)
+# ``text`` is None when the body is the chunk's text as written (nearly always); otherwise the body
+# has Greek letters spelled out for matching (``core.letters``) and ``text`` is what is shown.
+PreparedChunk = tuple  # (start, end, body, title, ident, symbol_terms, meta_json_bytes, text)
 
 # JSON string escaping in C, as json.dumps(..., ensure_ascii=False) does it. The meta object is
 # assembled around it by hand: the encoder's per-call set-up costs more than encoding one small
@@ -78,14 +81,16 @@ def prepare_chunk(chunk: Chunk) -> PreparedChunk:
     ident = camel_subwords(chunk.text)
     if symbols:
         ident += symbol_subwords(symbols)
+    body = fold_letters(chunk.text)
     return (
         chunk.start_line,
         chunk.end_line,
-        chunk.text,
+        body,
         title_text(chunk),
         " ".join(ident),
         tuple(symbol_terms(symbols)) if symbols else (),
         meta_json(chunk),
+        None if body is chunk.text else chunk.text,
     )
 
 

@@ -30,6 +30,7 @@ from functools import lru_cache
 import tantivy
 
 from ragls.core.identifiers import camel_subwords
+from ragls.core.letters import fold_letters
 from ragls.core.query import STOPWORDS, QueryParts, analyze_query
 from ragls.core.snippets import snippet_and_lines, term_matcher
 from ragls.core.types import Chunk, Hit, SearchResult
@@ -295,7 +296,7 @@ class Retriever:
         best = top[0][0]
         model: dict[str, float] = {}
         for score, _, chunk in top:
-            terms = STEM_ANALYZER.analyze(chunk.text)
+            terms = STEM_ANALYZER.analyze(fold_letters(chunk.text))
             if not terms:
                 continue
             doc_weight = math.exp(score - best) / len(terms)
@@ -362,7 +363,7 @@ class Retriever:
         if not stems:
             return 0.0
         chunk = hit.chunk if isinstance(hit, Hit) else hit
-        present = set(STEM_ANALYZER.analyze(" ".join((chunk.text, *chunk.heading, chunk.path.replace("/", " ")))))
+        present = set(STEM_ANALYZER.analyze(fold_letters(" ".join((chunk.text, *chunk.heading, chunk.path.replace("/", " "))))))
         present.update(STEM_ANALYZER.analyze(" ".join(camel_subwords(chunk.text))))
         total_docs = max(1, searcher.num_docs)
         weight_all = weight_hit = 0.0
@@ -402,7 +403,7 @@ _WORDS = re.compile(r"[^\W_]+")  # about what Tantivy's simple tokenizer splits 
 @lru_cache(maxsize=512)
 def _analysed(text: str) -> tuple[str, ...]:
     # The same chunks come back for related questions (hover, follow-ups): analysing ~1 KB costs ~75 us.
-    return tuple(STEM_ANALYZER.analyze(text))
+    return tuple(STEM_ANALYZER.analyze(fold_letters(text)))
 
 
 def _idf(total_docs: int, df: int) -> float:

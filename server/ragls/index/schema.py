@@ -7,6 +7,8 @@ field      analysis                    purpose
 =========  ==========================  =====================================================
 path       raw, stored                 delete-by-path key; per-file cap; citation
 body       en_stem, stored             BM25 over prose/code text; phrase proximity; snippets
+text       stored bytes                the text as written, only where ``body`` differs from it
+                                       (Greek letters spelled out for matching: ``core.letters``)
 title      en_stem                     heading path + file name words (title/heading signal)
 ident      en_stem (pre-split words)   sub-words of camelCase words and defined names: HTTPResponse -> "http response"
 symbols    raw (lowercased by us)      exact names defined in the chunk (``Class.method``, ``method``)
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import tantivy
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Must mirror Tantivy's built-in "en_stem" tokenizer so query terms equal indexed terms.
 STEM_ANALYZER = (
@@ -38,6 +40,7 @@ def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("path", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("body", stored=True, tokenizer_name="en_stem", index_option="position")
+    builder.add_bytes_field("text", stored=True, indexed=False)  # UTF-8; a text field would be indexed
     builder.add_text_field("title", stored=False, tokenizer_name="en_stem", index_option="position")
     builder.add_text_field("ident", stored=False, tokenizer_name="en_stem", index_option="freq")
     builder.add_text_field("symbols", stored=False, tokenizer_name="raw", index_option="basic")
@@ -56,7 +59,7 @@ from ragls.index.preparation import PreparedChunk, prepare_chunk  # noqa: E402,F
 
 
 def prepared_to_document(path: str, prepared: PreparedChunk) -> tantivy.Document:
-    start, end, body, title, ident, symbols, meta = prepared
+    start, end, body, title, ident, symbols, meta, text = prepared
     doc = tantivy.Document()
     doc.add_text("path", path)
     doc.add_text("body", body)
@@ -67,6 +70,8 @@ def prepared_to_document(path: str, prepared: PreparedChunk) -> tantivy.Document
     doc.add_unsigned("start", start)
     doc.add_unsigned("end", end)
     doc.add_bytes("meta", meta)
+    if text is not None:
+        doc.add_bytes("text", text.encode())
     return doc
 
 
@@ -80,10 +85,15 @@ def document_to_chunk(doc: tantivy.Document) -> Chunk:
         path=doc.get_first("path"),
         start_line=int(doc.get_first("start")),
         end_line=int(doc.get_first("end")),
-        text=doc.get_first("body"),
+        text=_shown_text(doc),
         kind=meta["k"],
         language=meta["l"],
         heading=tuple(meta["h"]),
         symbols=tuple(meta["s"]),
         doc=meta["d"],
     )
+
+
+def _shown_text(doc: tantivy.Document) -> str:
+    as_written = doc.get_first("text")
+    return bytes(as_written).decode() if as_written is not None else doc.get_first("body")
