@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ragls.core.identifiers import camel_subwords, subword_tokens
 from ragls.core.types import Chunk
-from ragls.index.preparation import meta_json, prepare_chunk, symbol_subwords
+from ragls.index.preparation import _name_part_subwords, meta_json, prepare_chunk, symbol_subwords
 
 _names = st.text(alphabet=st.sampled_from("abXY_Z09.:- \"\\é\n\t\x00"), max_size=20)
 
@@ -61,3 +61,8 @@ def test_greek_letters_are_spelled_out_in_the_indexed_fields_and_kept_as_written
     assert body == "IFN-gamma and TNF-alpha\nsignal"
     assert title == "delta loop beta cells"
     assert as_written == chunk.text
+
+
+@given(st.text(alphabet="abcXYZé_19ß", max_size=12))
+def test_name_part_fast_path_equals_the_general_split(part):
+    assert _name_part_subwords.__wrapped__(part) == tuple(subword_tokens(part))

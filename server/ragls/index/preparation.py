@@ -67,6 +67,12 @@ def meta_json(chunk: Chunk) -> bytes:
 
 @functools.lru_cache(maxsize=65536)  # class and method names repeat across a codebase
 def _name_part_subwords(part: str) -> tuple[str, ...]:
+    # Most names are lower-case snake_case (``send_request``, ``__init__``): their sub-words are the
+    # pieces between underscores. A codebase has ~100k distinct names, so most calls miss the cache,
+    # and the general regex split costs ~3 us each (same result: tested).
+    letters = part.replace("_", "")
+    if letters.isalpha() and letters.islower() and letters.isascii():
+        return tuple(piece for piece in part.split("_") if piece)
     return tuple(subword_tokens(part))
 
 
