@@ -18,7 +18,7 @@ nothing for the other languages. ``tests/core`` checks the scanner's Python defi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable, Sequence
 
 from ragls.core.types import Chunk
@@ -167,11 +167,14 @@ def _make_chunks(
             hi -= 1
         if lo > hi:
             continue
-        out.append(Chunk(
-            path=path, start_line=lo + 1, end_line=hi + 1, text="\n".join(lines[lo:hi + 1]),
-            kind=kind, language=language, heading=heading, symbols=symbols, doc=doc,
-        ))
+        # Positional (in Chunk's field order, checked below): keywords cost a third more in a
+        # frozen dataclass's __init__, and every chunk of every file is built here.
+        out.append(Chunk(path, lo + 1, hi + 1, "\n".join(lines[lo:hi + 1]), kind, language, heading, symbols, doc))
     return out
+
+
+_CHUNK_FIELDS = ("path", "start_line", "end_line", "text", "kind", "language", "heading", "symbols", "doc")
+assert tuple(f.name for f in fields(Chunk)) == _CHUNK_FIELDS, "_make_chunks builds Chunk positionally"
 
 
 # --- entry point -----------------------------------------------------------------------------
@@ -236,8 +239,8 @@ def _chunk_sections(
         start = lo if pending_start is None else pending_start
         sec = sections[i]
         nxt = sections[i + 1] if i + 1 < len(sections) else None
-        body_blank = all(not lines[j].strip() for j in range(max(sec.head_end, lo) + 1, hi + 1))
-        if sec.level and body_blank and nxt is not None and nxt.level > sec.level:
+        if sec.level and nxt is not None and nxt.level > sec.level \
+                and all(not lines[j].strip() for j in range(max(sec.head_end, lo) + 1, hi + 1)):  # body blank
             pending_start = start
             continue
         pending_start = None
@@ -258,6 +261,7 @@ def _chunk_sections(
 
 
 _FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
+_MD_OPENER = re.compile(r" {0,3}[#`~]")  # what a line needs to match _FENCE_OPEN or _ATX
 _ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*$")
 _HEADING_ATTRS = re.compile(r"\s*\{[#.][^}]*\}\s*$")  # "## Title {#anchor}" (Hugo, kramdown)
@@ -299,6 +303,7 @@ def _markdown_sections(lines: list[str]) -> tuple[list[_Section], list[bool], st
     sections = [_Section(0, 0, "")]
     in_block = [False] * len(lines)
     fence = ""  # the opening fence run while inside a fenced block
+    fence_run = ""  # three of its characters
     i = front_end + 1
     if front_end >= 0:
         for j in range(front_end + 1):
@@ -308,27 +313,34 @@ def _markdown_sections(lines: list[str]) -> tuple[list[_Section], list[bool], st
         line = lines[i]
         if fence:
             in_block[i] = True
-            stripped = line.strip()
-            if stripped.startswith(fence[0]) and len(stripped) >= len(fence) and stripped == fence[0] * len(stripped) \
-                    and len(line) - len(line.lstrip(" ")) <= 3:
-                fence = ""
+            # A closing line holds at least three fence characters: most lines in a block are
+            # passed over with one substring test.
+            if fence_run in line:
+                stripped = line.strip()
+                if stripped.startswith(fence[0]) and len(stripped) >= len(fence) and stripped == fence[0] * len(stripped) \
+                        and len(line) - len(line.lstrip(" ")) <= 3:
+                    fence = ""
             i += 1
             continue
         if not line or line[0] not in " #`~=-\t" and (i + 1 >= n or not _could_be_underline(lines[i + 1])):
             i += 1  # fast path: an ordinary text line
             continue
-        m = _FENCE_OPEN.match(line)
-        if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
-            fence = m.group(1)
-            in_block[i] = True
-            i += 1
-            continue
-        m = _ATX.match(line)
-        if m:
-            sections.append(_Section(i, len(m.group(1)), _clean_title(m.group(2) or ""), i))
-            i += 1
-            continue
-        if i + 1 < n and line.strip() and _could_be_underline(lines[i + 1]) and _SETEXT.match(lines[i + 1]) \
+        # Fence openers and ATX headings both begin with at most 3 spaces and one of "#`~": one
+        # match rules both out for indented lines and list items, the most common lines here.
+        if _MD_OPENER.match(line):
+            m = _FENCE_OPEN.match(line)
+            if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
+                fence = m.group(1)
+                fence_run = fence[0] * 3
+                in_block[i] = True
+                i += 1
+                continue
+            m = _ATX.match(line)
+            if m:
+                sections.append(_Section(i, len(m.group(1)), _clean_title(m.group(2) or ""), i))
+                i += 1
+                continue
+        if i + 1 < n and _could_be_underline(lines[i + 1]) and line.strip() and _SETEXT.match(lines[i + 1]) \
                 and not _NOT_SETEXT_TEXT.match(line) and len(line) - len(line.lstrip(" ")) <= 3:
             # The heading text is the whole paragraph above the underline.
             start = i
@@ -605,6 +617,7 @@ _SYNTAX: dict[str, _Syntax] = {
     ),
     "generic": _Syntax(tokens=_NO_TOKENS, comment=("#", "//", "--", ";"), definition=re.compile(r"(?!x)x")),
 }
+_PYTHON = _SYNTAX["python"]
 for _alias, _family in {
     "typescript": "javascript", "vue": "javascript", "svelte": "javascript", "kotlin": "java",
     "scala": "java", "groovy": "java", "csharp": "java", "swift": "java", "dart": "java",
@@ -814,10 +827,12 @@ def _emit_units(
     def prefer(e: int) -> bool:
         return e + 1 < len(lines) and not lines[e + 1].strip()
 
+    # Each unit's size once: the packing loop below looks again at the unit that ends a run.
+    sizes = [_content_size(lines, u.start, u.end) for u in units]
     i = 0
     while i < len(units):
         unit = units[i]
-        size = _content_size(lines, unit.start, unit.end)
+        size = sizes[i]
         if unit.kind and size > max_lines and unit.kind in scan.syntax.containers and depth < 4:
             if _emit_container(out, path, scan, language, unit, scope + (unit.name,), max_lines, overlap, depth):
                 i += 1
@@ -836,7 +851,7 @@ def _emit_units(
         names: list[str] = []
         while j < len(units):
             u = units[j]
-            usize = _content_size(lines, u.start, u.end)
+            usize = sizes[j]
             if j > i and (bool(u.kind) != bool(units[i].kind) or u.kind and usize > _TINY
                           or total + usize > max_lines):
                 break  # tiny definitions pack with each other, other code with other code
@@ -902,17 +917,22 @@ def _emit_container(
 def _doc_for(scan: _CodeScan, unit: _Unit) -> str:
     """A definition's docstring (Python) or the comment block right above it."""
     lines = scan.lines
-    if scan.syntax is _SYNTAX["python"] and unit.def_line >= 0:
+    if scan.syntax is _PYTHON and unit.def_line >= 0:
         doc = _python_docstring(lines, unit.def_line, unit.end)
         if doc:
             return doc
+    if unit.def_line <= unit.start:
+        return ""  # nothing above the definition line (most definitions): no comment block
+    prefix = scan.syntax.prefix
     comments = []
-    for k in range(unit.start, max(unit.def_line, unit.start)):
+    for k in range(unit.start, unit.def_line):
         stripped = lines[k].strip()
-        if scan.syntax.prefix and stripped.startswith(scan.syntax.prefix):
+        if prefix and stripped.startswith(prefix):
             continue
-        comments.append(_COMMENT_MARK.sub("", stripped))
-    return _cap("\n".join(c for c in comments if c).strip())
+        comment = _COMMENT_MARK.sub("", stripped)
+        if comment:
+            comments.append(comment)
+    return _cap("\n".join(comments).strip())
 
 
 _COMMENT_MARK = re.compile(r"^(?:///?!?|/\*\*?|\*/|\*|#+!?|--+|;+)\s?|\s*\*/$")
@@ -921,20 +941,20 @@ _DOC_OPEN = re.compile(r"[rRuUbB]{0,2}(\"\"\"|'''|\"|')")
 
 def _python_docstring(lines: list[str], def_line: int, end: int) -> str:
     # The signature ends at the first line (from the def) whose code ends with ":".
-    k = def_line
-    while k <= min(end, def_line + 30):
-        code = lines[k].split("#", 1)[0].rstrip()
-        if code.endswith(":"):
+    for k in range(def_line, min(end, def_line + 30) + 1):
+        code = lines[k]
+        if "#" in code:  # most lines have no comment: no split, no new string
+            code = code[:code.index("#")]
+        if code.rstrip().endswith(":"):
             break
-        k += 1
     else:
         return ""
-    k += 1
-    while k <= end and not lines[k].strip():
-        k += 1
-    if k > end:
+    for k in range(k + 1, end + 1):  # the first statement of the body
+        first = lines[k].strip()
+        if first:
+            break
+    else:
         return ""
-    first = lines[k].strip()
     m = _DOC_OPEN.match(first)
     if not m:
         return ""
@@ -942,17 +962,15 @@ def _python_docstring(lines: list[str], def_line: int, end: int) -> str:
     body = first[m.end():]
     if quote in body:
         return _cap(body[:body.index(quote)].strip())
-    parts = [body]
+    # Every line of the docstring, stripped (lines hold no line breaks, so this is a dedent).
+    parts = [body.strip()]
     for j in range(k + 1, min(end, k + 200) + 1):
-        if quote in lines[j]:
-            parts.append(lines[j][:lines[j].index(quote)])
+        line = lines[j]
+        if quote in line:
+            parts.append(line[:line.index(quote)].strip())
             break
-        parts.append(lines[j])
-    return _cap(_dedent("\n".join(parts)).strip())
-
-
-def _dedent(text: str) -> str:
-    return "\n".join(line.strip() for line in text.split("\n"))
+        parts.append(line.strip())
+    return _cap("\n".join(parts).strip())
 
 
 def _cap(text: str, limit: int = 1000) -> str:
@@ -960,7 +978,7 @@ def _cap(text: str, limit: int = 1000) -> str:
 
 
 def _module_doc(scan: _CodeScan, unit: _Unit) -> str:
-    if unit.start == 0 and scan.syntax is _SYNTAX["python"]:
+    if unit.start == 0 and scan.syntax is _PYTHON:
         k = 0
         while k <= unit.end and (not scan.lines[k].strip() or scan.lines[k].lstrip().startswith("#")):
             k += 1
@@ -974,7 +992,8 @@ def _assigned_names(scan: _CodeScan, unit: _Unit) -> list[str]:
     names = []
     for k in range(unit.start, unit.end + 1):
         line = scan.lines[k]
-        if line and line[0] not in " \t#" and not scan.masked[k]:
+        # "=" in line: most module-level lines are imports and calls, which the regex would reject.
+        if line and line[0] not in " \t#" and "=" in line and not scan.masked[k]:
             m = pattern.match(line)
             if m:
                 names.append(m.group(1))
