@@ -299,3 +299,21 @@ def test_greek_letters_match_their_names_and_results_show_the_text_as_written(tm
         assert hit.chunk.text == written.rstrip("\n"), query  # shown and cited as written, not folded
     assert 3 in index.search("IFN gamma").hits[0].matched_lines  # the line with "IFN-γ" is highlighted
     index.close()
+
+
+def test_a_method_is_found_by_the_words_of_its_class(tmp_path):
+    """A method's chunk rarely names its class; the class's sub-words still lead to it."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    body = "".join(f"        step_{i} = self.level + {i}\n" for i in range(70))
+    (root / "limits.py").write_text(
+        "class RetryBudget:\n    def refill(self):\n" + body + "\n\n"
+        "class TokenBucket:\n    def refill(self):\n" + body
+    )
+    index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    index.sync()
+    for query, expected in (("retry budget refill", "RetryBudget.refill"), ("token bucket refill", "TokenBucket.refill")):
+        methods = [h.chunk for h in index.search(query).hits if any(s.endswith(".refill") for s in h.chunk.symbols)]
+        assert methods and methods[0].symbols == (expected,), (query, [m.symbols for m in methods])
+        assert "RetryBudget" not in methods[0].text and "TokenBucket" not in methods[0].text  # the method alone
+    index.close()
