@@ -31,7 +31,7 @@ def _split_cached(name: str) -> tuple[str, ...]:
         if not piece:
             continue
         if piece.isascii():
-            parts.extend(m.group(0).lower() for m in _SUBWORD.finditer(piece))
+            parts.extend([word.lower() for word in _SUBWORD.findall(piece)])  # strings, no match objects
         else:  # case boundaries of non-ASCII scripts are not worth guessing: keep the word whole
             parts.append(piece.lower())
     return tuple(parts)
