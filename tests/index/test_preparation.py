@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ragls.core.identifiers import camel_subwords, subword_tokens
 from ragls.core.types import Chunk
-from ragls.index.preparation import _name_part_subwords, meta_json, prepare_chunk, symbol_subwords
+from ragls.index.preparation import _name_part_subwords, meta_json, prepare_chunk, symbol_subwords, symbols_text
 
 _names = st.text(alphabet=st.sampled_from("abXY_Z09.:- \"\\é\n\t\x00"), max_size=20)
 
@@ -51,7 +51,7 @@ def test_prepared_chunk_fields():
     assert title == "http client"
     # camelCase words of the text, then the sub-words of every defined name
     assert ident.split() == ["http", "client", "http", "client", "http", "client", "send", "request"]
-    assert symbols == ("httpclient", "httpclient.send_request", "send_request", "sendrequest")
+    assert symbols == "httpclient httpclient.send_request send_request sendrequest"
     assert json.loads(meta)["s"] == ["HTTPClient", "HTTPClient.send_request"]
 
 
@@ -66,3 +66,10 @@ def test_greek_letters_are_spelled_out_in_the_indexed_fields_and_kept_as_written
 @given(st.text(alphabet="abcXYZé_19ß", max_size=12))
 def test_name_part_fast_path_equals_the_general_split(part):
     assert _name_part_subwords.__wrapped__(part) == tuple(subword_tokens(part))
+
+
+def test_symbols_text_leaves_out_only_terms_no_query_can_match():
+    long_name = "x" * 300
+    text = symbols_text(("Config.load", "tool.ruff lint", long_name))
+    assert text.split() == ["config.load", "load"]  # "tool.ruff lint" has a space; 300 bytes is too long
+    assert symbols_text(("a_b",)) == "a_b ab"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,11 +40,24 @@ def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
     return sorted(terms)
 
 
+# The symbols field is one whitespace-separated value (one Tantivy value per name cost a value's
+# set-up each: ~100k names in the standard library). A term with whitespace in it (a TOML table
+# ``[a b]``) can never be asked for — query symbols are identifiers, which hold none — and Tantivy's
+# raw tokenizer dropped terms of 255 bytes and more: both are left out, so the indexed terms stay
+# exactly the ones a query can match.
+_WHITESPACE = re.compile(r"\s")
+
+
+def symbols_text(symbols: tuple[str, ...]) -> str:
+    """The ``symbols`` field value: the exact-match terms of the defined names, space-separated."""
+    return " ".join(t for t in symbol_terms(symbols) if len(t.encode()) < 255 and not _WHITESPACE.search(t))
+
+
 # Everything a document needs, as plain picklable values: worker processes prepare these (the
 # Python-heavy part of indexing) and the single writer turns them into Tantivy documents.
 # ``text`` is None when the body is the chunk's text as written (nearly always); otherwise the body
 # has Greek letters spelled out for matching (``core.letters``) and ``text`` is what is shown.
-PreparedChunk = tuple  # (start, end, body, title, ident, symbol_terms, meta_json_bytes, text)
+PreparedChunk = tuple  # (start, end, body, title, ident, symbols_text, meta_json_bytes, text)
 
 # JSON string escaping in C, as json.dumps(..., ensure_ascii=False) does it. The meta object is
 # assembled around it by hand: the encoder's per-call set-up costs more than encoding one small
@@ -94,7 +108,7 @@ def prepare_chunk(chunk: Chunk) -> PreparedChunk:
         body,
         title_text(chunk),
         " ".join(ident),
-        tuple(symbol_terms(symbols)) if symbols else (),
+        symbols_text(symbols) if symbols else "",
         meta_json(chunk),
         None if body is chunk.text else chunk.text,
     )

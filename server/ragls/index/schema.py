@@ -11,7 +11,8 @@ text       stored bytes                the text as written, only where ``body`` 
                                        (Greek letters spelled out for matching: ``core.letters``)
 title      en_stem                     heading path + file name words (title/heading signal)
 ident      en_stem (pre-split words)   sub-words of camelCase words and defined names: HTTPResponse -> "http response"
-symbols    raw (lowercased by us)      exact names defined in the chunk (``Class.method``, ``method``)
+symbols    whitespace (lowercased      exact names defined in the chunk (``Class.method``, ``method``),
+           by us)                      one space-separated value
 start/end  u64, stored                 1-based inclusive line range
 meta       stored bytes (JSON)         kind, language, heading tuple, symbols, doc
 =========  ==========================  =====================================================
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import tantivy
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Must mirror Tantivy's built-in "en_stem" tokenizer so query terms equal indexed terms.
 STEM_ANALYZER = (
@@ -43,7 +44,7 @@ def build_schema() -> tantivy.Schema:
     builder.add_bytes_field("text", stored=True, indexed=False)  # UTF-8; a text field would be indexed
     builder.add_text_field("title", stored=False, tokenizer_name="en_stem", index_option="position")
     builder.add_text_field("ident", stored=False, tokenizer_name="en_stem", index_option="freq")
-    builder.add_text_field("symbols", stored=False, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("symbols", stored=False, tokenizer_name="whitespace", index_option="basic")
     builder.add_unsigned_field("start", stored=True)
     builder.add_unsigned_field("end", stored=True)
     builder.add_bytes_field("meta", stored=True, indexed=False)
@@ -65,8 +66,8 @@ def prepared_to_document(path: str, prepared: PreparedChunk) -> tantivy.Document
     doc.add_text("body", body)
     doc.add_text("title", title)
     doc.add_text("ident", ident)
-    for term in symbols:
-        doc.add_text("symbols", term)
+    if symbols:
+        doc.add_text("symbols", symbols)
     doc.add_unsigned("start", start)
     doc.add_unsigned("end", end)
     doc.add_bytes("meta", meta)
