@@ -5,6 +5,7 @@ from hypothesis import given, strategies as st
 
 from ragls.core.letters import fold_letters
 from ragls.core.query import analyze_query
+from ragls.core.snippets import term_matcher
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,13 @@ def test_query_words_are_folded_like_the_index():
     parts = analyze_query("Do mice without IFN-γ resist EAM?")
     assert "gamma" in parts.words and "γ" not in parts.words
     assert parts.text == "Do mice without IFN-γ resist EAM?"
+
+
+def test_spelled_out_letters_match_whole_words_in_shown_passages():
+    parts = analyze_query("What is π in the µs pipeline?")
+    assert parts.spelled_out == {"pi", "mus"}
+    matches = term_matcher([*parts.words, *parts.subwords], whole=parts.spelled_out)
+    assert [w for w in ("π", "pi", "µs", "μs", "pipeline", "pick", "must", "pipelines") if matches(w)] == [
+        "π", "pi", "µs", "μs", "pipeline", "pipelines",
+    ]
+    assert analyze_query("plain words").spelled_out == frozenset()

@@ -71,5 +71,5 @@ def test_name_part_fast_path_equals_the_general_split(part):
 def test_symbols_text_leaves_out_only_terms_no_query_can_match():
     long_name = "x" * 300
     text = symbols_text(("Config.load", "tool.ruff lint", long_name))
-    assert text.split() == ["config.load", "load"]  # "tool.ruff lint" has a space; 300 bytes is too long
+    assert text.split() == ["config.load", "load", long_name]  # "tool.ruff lint" has a space
     assert symbols_text(("a_b",)) == "a_b ab"

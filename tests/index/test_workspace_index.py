@@ -317,3 +317,17 @@ def test_a_method_is_found_by_the_words_of_its_class(tmp_path):
         assert methods and methods[0].symbols == (expected,), (query, [m.symbols for m in methods])
         assert "RetryBudget" not in methods[0].text and "TokenBucket" not in methods[0].text  # the method alone
     index.close()
+
+
+def test_names_with_greek_letters_are_found_by_their_spelled_out_names(tmp_path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "stats.py").write_text("def σ_max(values):\n    return 3 * spread(values)\n")
+    (root / "other.py").write_text("def sigma_limit(values):\n    return max(values)\n")
+    index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    index.sync()
+    for query in ("σ_max", "sigma_max", "σ max"):
+        top = index.search(query, explain=True).hits[0]
+        assert top.chunk.path == "stats.py", query
+        assert top.components["symbol"] > 0, query
+    index.close()

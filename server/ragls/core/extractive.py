@@ -152,7 +152,7 @@ def extractive_answer(
         return Answer(text=NOT_COVERED, citations=(), abstained=True)
     parts = analyze_query(question)
     terms = [*parts.words, *parts.subwords]
-    matches = term_matcher(terms)
+    matches = term_matcher(terms, whole=parts.spelled_out)
     # A sentence sharing a single word with a long question is rarely an answer to it.
     needed = 1 if len(set(parts.words)) <= 2 else 2
     scored: list[tuple[float, int, int, Sentence]] = []

@@ -38,6 +38,8 @@ class QueryParts:
     # A question in words ("how are secrets kept out of the index"), not a code lookup
     # ("HTTPResponse", "retry_policy default"): its answer is more likely prose than code.
     natural_language: bool = False
+    # Words that held Greek letters, as spelled out ("pi" for π): shown matches take them whole.
+    spelled_out: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> bool:
@@ -53,12 +55,18 @@ def _looks_like_code(word: str) -> bool:
 def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
     raw = text if isinstance(text, str) else ""
     # Words are matched as the index analyses them: Greek letters spelled out (IFN-γ ~ IFN-gamma).
-    tokens = [m.group(0).lower().replace("’", "'") for m in _WORD.finditer(fold_letters(raw))][: max_words * 2]
+    folded = fold_letters(raw)
+    tokens = [m.group(0).lower().replace("’", "'") for m in _WORD.finditer(folded)][: max_words * 2]
+    spelled_out: frozenset[str] = frozenset()
+    if folded is not raw:  # folding keeps word boundaries, so the words pair up
+        written = [m.group(0).lower() for m in _WORD.finditer(raw)][: max_words * 2]
+        spelled_out = frozenset(f for w, f in zip(written, tokens) if w.replace("’", "'") != f)
     content = [t for t in tokens if t not in STOPWORDS]
     if not content:  # "how does it work": keep what there is rather than nothing
         content = tokens
     content = content[:max_words]
-    identifiers = tuple(dict.fromkeys(i for i in identifiers_in(raw) if len(i) > 1))[:max_words]
+    # (folded too: σ_max is looked up as sigma_max, the way the index holds its name)
+    identifiers = tuple(dict.fromkeys(i for i in identifiers_in(folded) if len(i) > 1))[:max_words]
     subwords: list[str] = []
     for ident in identifiers:
         if is_compound(ident) or "." in ident:
@@ -85,4 +93,5 @@ def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
         symbols=tuple(dict.fromkeys(s for s in symbols if s not in STOPWORDS)),
         pairs=pairs,
         natural_language=len(content) >= 3 and not any(_looks_like_code(i) for i in identifiers),
+        spelled_out=spelled_out,
     )

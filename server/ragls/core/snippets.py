@@ -14,20 +14,25 @@ def _prefix(word: str) -> str:
     return word[: max(4, len(word) - 2)] if len(word) > 4 else word
 
 
-def term_matcher(terms: list[str] | tuple[str, ...]):
+def term_matcher(terms: list[str] | tuple[str, ...], whole: frozenset[str] | tuple[str, ...] = ()):
     """A predicate: does ``word`` start (case-insensitively) with the prefix of a query term?
+
+    Terms in ``whole`` match whole words only: Greek letters spelled out (``π`` -> "pi",
+    ``QueryParts.spelled_out``) are symbols, and "pi" must not light up "pipeline".
 
     One compiled alternation instead of a Python ``startswith`` per prefix: this runs for every
     word of every passage shown (hover, snippets), and long one-line passages made the loop the
     slowest part of presenting a search.
     """
-    prefixes = sorted({_prefix(t.lower()) for t in terms if t}, key=len, reverse=True)
-    if not prefixes:
+    exact = frozenset(t.lower() for t in whole)
+    prefixes = sorted({_prefix(t.lower()) for t in terms if t and t.lower() not in exact}, key=len, reverse=True)
+    if not prefixes and not exact:
         return lambda word: False
-    match = re.compile("|".join(map(re.escape, prefixes))).match
+    match = re.compile("|".join(map(re.escape, prefixes))).match if prefixes else None
 
     def matches(word: str) -> bool:
-        return match(fold_letters(word).lower()) is not None  # query words are folded (core.query)
+        folded = fold_letters(word).lower()  # query words are folded (core.query)
+        return folded in exact or (match is not None and match(folded) is not None)
 
     return matches
 

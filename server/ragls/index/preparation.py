@@ -29,10 +29,11 @@ def _file_name_words(path: str) -> str:
 
 
 def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
-    """Exact-match terms for defined names: the qualified name and its last component, lowercased."""
+    """Exact-match terms for defined names: the qualified name and its last component, lowercased
+    (Greek letters spelled out, as queries have them: ``σ_max`` -> ``sigma_max``)."""
     terms: set[str] = set()
     for name in symbols:
-        lowered = name.lower()
+        lowered = fold_letters(name).lower()
         last = lowered.rsplit(".", 1)[-1]
         # Also without underscores, so "http response" and "http_response" find HTTPResponse.
         terms.update((lowered, last, last.replace("_", "")))
@@ -41,9 +42,8 @@ def symbol_terms(symbols: tuple[str, ...]) -> list[str]:
 
 # The symbols field is one whitespace-separated value (one Tantivy value per name cost a value's
 # set-up each: ~100k names in the standard library). A term with whitespace in it (a TOML table
-# ``[a b]``) can never be asked for — query symbols are identifiers, which hold none — and Tantivy's
-# raw tokenizer dropped terms of 255 bytes and more: both are left out, so the indexed terms stay
-# exactly the ones a query can match.
+# ``[a b]``) can never be asked for — query symbols are identifiers, which hold none — so it is
+# left out rather than split into words that were never defined.
 _WHITESPACE = re.compile(r"\s")
 
 
@@ -52,11 +52,9 @@ def symbols_text(symbols: tuple[str, ...]) -> str:
     if not symbols:
         return ""
     terms = symbol_terms(symbols)
-    # Nearly always there is nothing to leave out: one check over all names instead of one per term
-    # (a name under 63 characters has under 255 bytes of UTF-8).
-    if max(map(len, symbols)) < 63 and not _WHITESPACE.search("".join(symbols)):
+    if not _WHITESPACE.search("".join(symbols)):  # nearly always: one check for all names
         return " ".join(terms)
-    return " ".join(t for t in terms if len(t.encode()) < 255 and not _WHITESPACE.search(t))
+    return " ".join(t for t in terms if not _WHITESPACE.search(t))
 
 
 # Everything a document needs, as plain picklable values: worker processes prepare these (the
@@ -113,7 +111,7 @@ def prepare_chunk(chunk: Chunk) -> PreparedChunk:
         chunk.end_line,
         body,
         title_text(chunk),
-        " ".join(ident),
+        fold_letters(" ".join(ident)),  # sub-words of names like σ_max hold Greek letters
         symbols_text(symbols) if symbols else "",
         meta_json(chunk),
         None if body is chunk.text else chunk.text,

@@ -329,7 +329,7 @@ class Retriever:
     ) -> SearchResult:
         started = time.perf_counter()
         ranking = self.rank(query, limit=limit, max_per_file=max_per_file, explain=explain)
-        matches = term_matcher([*ranking.parts.words, *ranking.parts.subwords])
+        matches = term_matcher([*ranking.parts.words, *ranking.parts.subwords], whole=ranking.parts.spelled_out)
         hits = []
         for score, chunk, components in ranking.hits:
             snippet, lines = snippet_and_lines(chunk.text, chunk.start_line, matches)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tantivy
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Must mirror Tantivy's built-in "en_stem" tokenizer so query terms equal indexed terms.
 STEM_ANALYZER = (

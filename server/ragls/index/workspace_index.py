@@ -232,9 +232,10 @@ class WorkspaceIndex:
                 else:
                     todo.append(wfile)
             done_before = total - len(todo)
-            # No periodic commit shortly before the final one: each commit waits for Tantivy to
+            # No count-based commit shortly before the final one: each commit waits for Tantivy to
             # write its segments, and the final commit follows within a few hundred files anyway.
-            last_periodic = len(todo) - _COMMIT_EVERY_FILES // 4
+            # (The time-based one stays: a slow sync still shows readers its progress.)
+            last_by_count = len(todo) - _COMMIT_EVERY_FILES // 4
             last_commit, pending = time.monotonic(), 0
             with contextlib.closing(self._prepare_all(todo)) as prepared_files:  # closing stops the workers
                 for done, (wfile, prepared) in enumerate(prepared_files, done_before + 1):
@@ -244,8 +245,8 @@ class WorkspaceIndex:
                     pending += self._apply(writer, wfile, prepared, report)
                     if progress is not None and (done % 50 == 0 or done == total):
                         progress(IndexProgress(done, total, f"{done}/{total} files"))
-                    due = pending >= _COMMIT_EVERY_FILES or (pending and time.monotonic() - last_commit > _COMMIT_EVERY_SECONDS)
-                    if due and done - done_before < last_periodic:
+                    by_count = pending >= _COMMIT_EVERY_FILES and done - done_before < last_by_count
+                    if by_count or (pending and time.monotonic() - last_commit > _COMMIT_EVERY_SECONDS):
                         self._commit(writer)
                         last_commit, pending = time.monotonic(), 0
             if progress is not None and not todo:
