@@ -73,3 +73,22 @@ def test_symbols_text_leaves_out_only_terms_no_query_can_match():
     text = symbols_text(("Config.load", "tool.ruff lint", long_name))
     assert text.split() == ["config.load", "load", long_name]  # "tool.ruff lint" has a space
     assert symbols_text(("a_b",)) == "a_b ab"
+
+
+def test_python_side_analysis_yields_exactly_the_terms_tantivy_indexed(tmp_path):
+    import tantivy
+
+    from ragls.index.schema import analyze_as_indexed, build_schema, prepared_to_document
+
+    text = "IFN-γ and αvβ8 signal; TNF-α Retries ran"
+    chunk = Chunk("notes/c.md", 1, 1, text, "markdown", "", heading=("Δ loop",))
+    index = tantivy.Index(build_schema(), path=str(tmp_path))
+    writer = index.writer(heap_size=15_000_000, num_threads=1)
+    writer.add_document(prepared_to_document(chunk.path, prepare_chunk(chunk)))
+    writer.commit()
+    index.reload()
+    searcher = index.searcher()
+    terms = analyze_as_indexed(text)
+    assert {"gamma", "alphavbeta8", "alpha", "retri"} <= set(terms)
+    assert all(searcher.doc_freq("body", term) == 1 for term in terms)
+    assert all(searcher.doc_freq("title", term) == 1 for term in analyze_as_indexed("Δ loop"))

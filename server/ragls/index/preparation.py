@@ -112,7 +112,7 @@ def prepare_chunk(chunk: Chunk) -> PreparedChunk:
         body,
         title_text(chunk),
         fold_letters(" ".join(ident)),  # sub-words of names like σ_max hold Greek letters
-        symbols_text(symbols) if symbols else "",
+        symbols_text(symbols),
         meta_json(chunk),
         None if body is chunk.text else chunk.text,
     )

@@ -30,12 +30,11 @@ from functools import lru_cache
 import tantivy
 
 from ragls.core.identifiers import camel_subwords
-from ragls.core.letters import fold_letters
 from ragls.core.query import STOPWORDS, QueryParts, analyze_query
 from ragls.core.snippets import snippet_and_lines, term_matcher
 from ragls.core.types import Chunk, Hit, SearchResult
 from ragls.index.preparation import symbol_terms
-from ragls.index.schema import STEM_ANALYZER, document_to_chunk
+from ragls.index.schema import analyze_as_indexed, document_to_chunk
 
 # tests/, test/, spec/, __tests__/ folders and test_x.py, x_test.go, x.test.ts, x.spec.js files
 _TEST_PATH = re.compile(r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]*$|_test\.[^/.]+$|\.(test|spec)\.[^/.]+$")
@@ -89,7 +88,7 @@ class RetrievalParams:
 def _stems(words: tuple[str, ...] | list[str]) -> list[str]:
     stems: list[str] = []
     for word in words:
-        stems.extend(STEM_ANALYZER.analyze(word))
+        stems.extend(analyze_as_indexed(word))
     return list(dict.fromkeys(stems))
 
 
@@ -119,7 +118,7 @@ class Retriever:
         }
         phrases = []
         for a, b in parts.pairs:
-            pair = STEM_ANALYZER.analyze(a)[:1] + STEM_ANALYZER.analyze(b)[:1]
+            pair = analyze_as_indexed(a)[:1] + analyze_as_indexed(b)[:1]
             if len(pair) == 2:
                 phrases.append((tantivy.Occur.Should, tantivy.Query.phrase_query(self._schema, "body", pair, slop=self.params.phrase_slop)))
         if phrases:
@@ -296,7 +295,7 @@ class Retriever:
         best = top[0][0]
         model: dict[str, float] = {}
         for score, _, chunk in top:
-            terms = STEM_ANALYZER.analyze(fold_letters(chunk.text))
+            terms = analyze_as_indexed(chunk.text)
             if not terms:
                 continue
             doc_weight = math.exp(score - best) / len(terms)
@@ -363,8 +362,8 @@ class Retriever:
         if not stems:
             return 0.0
         chunk = hit.chunk if isinstance(hit, Hit) else hit
-        present = set(STEM_ANALYZER.analyze(fold_letters(" ".join((chunk.text, *chunk.heading, chunk.path.replace("/", " "))))))
-        present.update(STEM_ANALYZER.analyze(" ".join(camel_subwords(chunk.text))))
+        present = set(analyze_as_indexed(" ".join((chunk.text, *chunk.heading, chunk.path.replace("/", " ")))))
+        present.update(analyze_as_indexed(" ".join(camel_subwords(chunk.text))))
         total_docs = max(1, searcher.num_docs)
         weight_all = weight_hit = 0.0
         for stem in stems:
@@ -403,7 +402,7 @@ _WORDS = re.compile(r"[^\W_]+")  # about what Tantivy's simple tokenizer splits 
 @lru_cache(maxsize=512)
 def _analysed(text: str) -> tuple[str, ...]:
     # The same chunks come back for related questions (hover, follow-ups): analysing ~1 KB costs ~75 us.
-    return tuple(STEM_ANALYZER.analyze(fold_letters(text)))
+    return tuple(analyze_as_indexed(text))
 
 
 def _idf(total_docs: int, df: int) -> float:

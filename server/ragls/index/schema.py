@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import tantivy
 
+from ragls.core.letters import fold_letters
+
 SCHEMA_VERSION = 8
 
 # Must mirror Tantivy's built-in "en_stem" tokenizer so query terms equal indexed terms.
@@ -35,6 +37,13 @@ STEM_ANALYZER = (
     .filter(tantivy.Filter.stemmer("english"))
     .build()
 )
+
+
+def analyze_as_indexed(text: str) -> list[str]:
+    """The terms the ``en_stem`` fields hold for ``text``: Greek letters spelled out first, as
+    ``preparation`` does before handing text to Tantivy. Every analysis on the Python side (query
+    stems, feedback terms, coverage, the length floor) goes through here, so none can miss the fold."""
+    return STEM_ANALYZER.analyze(fold_letters(text))
 
 
 def build_schema() -> tantivy.Schema:
