@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -240,36 +241,61 @@ def test_worker_count_follows_the_work(monkeypatch, tmp_path):
     assert wi._worker_count(files(".md")) == 2
 
 
+def _code_tree(root: Path, files: int, functions: int) -> None:
+    """``files`` Python modules of ``functions`` small documented functions each."""
+    root.mkdir()
+    body = "".join(f"def function_{k}(value):\n    '''Doubles value {k}.'''\n    return value * 2\n\n" for k in range(functions))
+    for n in range(files):
+        (root / f"module{n}.py").write_text(f"# module {n}\n" + body)
+
+
+def _count_in_process_preparation(monkeypatch) -> list[str]:
+    """Files prepared in this process; a worker process calls the real function, uncounted."""
+    from ragls.index import workspace_index as wi
+
+    prepared_here: list[str] = []
+    real = wi.prepare_file
+
+    def counting(rel, *args):
+        prepared_here.append(rel)
+        return real(rel, *args)
+
+    monkeypatch.setattr(wi, "prepare_file", counting)
+    return prepared_here
+
+
 def test_work_shared_between_this_thread_and_a_worker_indexes_every_file_once(monkeypatch, tmp_path):
     root = tmp_path / "code"
-    root.mkdir()
-    body = "".join(f"def function_{k}(value):\n    '''Doubles value {k}.'''\n    return value * 2\n\n" for k in range(120))
-    for n in range(260):
-        (root / f"module{n}.py").write_text(f"# module {n}\n" + body)
+    _code_tree(root, files=260, functions=120)
     reference = WorkspaceIndex(root, index_dir=tmp_path / "in-process")
     monkeypatch.setenv("RAGLS_INDEX_WORKERS", "0")
     expected = reference.sync()
     monkeypatch.setenv("RAGLS_INDEX_WORKERS", "1")
+    prepared_here = _count_in_process_preparation(monkeypatch)
     shared = WorkspaceIndex(root, index_dir=tmp_path / "shared")
     report = shared.sync()
     assert report.files == expected.files == 260 and report.added == 260
     assert report.chunks == expected.chunks > 260
     assert report.bytes_read == expected.bytes_read > 2_000_000
+    # The first batches go to the worker at once: it prepared some files, this thread the rest.
+    assert len(prepared_here) < 260 and len(set(prepared_here)) == len(prepared_here)
     assert paths_of(shared.search("function_7 doubles"))  # and it answers
 
 
 def test_cancelling_a_shared_sync_keeps_what_was_committed_and_the_next_sync_catches_up(monkeypatch, tmp_path):
     import threading
 
+    from ragls.index import workspace_index as wi
+
     root = tmp_path / "code"
-    root.mkdir()
-    body = "".join(f"def helper_{k}(x):\n    return x + {k}\n\n" for k in range(200))
-    for n in range(300):
-        (root / f"mod{n}.py").write_text(body)
+    _code_tree(root, files=300, functions=200)
     monkeypatch.setenv("RAGLS_INDEX_WORKERS", "1")
+    pools = []
+    monkeypatch.setattr(wi, "ProcessPoolExecutor", lambda *a, **k: pools.append(ProcessPoolExecutor(*a, **k)) or pools[-1])
     cancel = threading.Event()
     index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
     report = index.sync(progress=lambda p: cancel.set() if p.done_files >= 50 else None, cancel=cancel)
+    assert len(pools) == 1  # the sync that was cancelled had a worker
     assert any("cancelled" in m for m in report.messages)
     assert 50 <= report.files < 300
     index.close()
