@@ -92,7 +92,7 @@ export async function runAsk(
 }
 
 /** The status line while the model reads the passages. */
-export function readingStatus(percentage: number): string {
+function readingStatus(percentage: number): string {
   const clamped = Math.max(0, Math.min(100, Math.round(percentage)));
   return `Reading the passages… ${clamped}%`;
 }

@@ -25,7 +25,9 @@ describe('runAsk', () => {
   });
 
   it('shows the reading percentage as status until the text streams, never as answer text', async () => {
-    const server = new FakeServer({ deltas: ['Retries ', 'back off [1].'], reading: [12, 57.4, 99], result: askResult() });
+    const server = new FakeServer({
+      deltas: ['Retries ', 'back off [1].'], reading: [12, 57.4, 99], lateReading: [100], result: askResult(),
+    });
     const statuses: string[] = [];
     const outcome = await runAsk(server, { question: 'q' }, new vscode.CancellationTokenSource().token, {
       onStatus: (s) => statuses.push(s),

@@ -14,6 +14,8 @@ export interface Script {
   hangAfter?: number;
   /** Percentage-only reports sent before the first delta (a local model reading the passages). */
   reading?: number[];
+  /** Percentage-only reports sent after the text (a client must not show them as status again). */
+  lateReading?: number[];
 }
 
 export class FakeServer implements AskTransport {
@@ -50,6 +52,10 @@ export class FakeServer implements AskTransport {
       }
       await tick();
       send({ kind: 'report', message: delta });
+    }
+    for (const percentage of this.script.lateReading ?? []) {
+      await tick();
+      send({ kind: 'report', percentage });
     }
     send({ kind: 'end' });
     if (this.script.error) {
