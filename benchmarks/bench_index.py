@@ -98,10 +98,10 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run_child(kind: str, root: Path, exclude: tuple[str, ...], index_dir: str) -> dict:
+def run_child(kind: str, root: Path, exclude: tuple[str, ...], index_dir: str, env: dict | None = None) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(root), index_dir, json.dumps(list(exclude))],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
