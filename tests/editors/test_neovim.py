@@ -5,7 +5,6 @@ Needs ``nvim`` (Debian: ``apt-get install -y neovim``, 0.7.2 works); skipped wit
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -18,17 +17,6 @@ NVIM = shutil.which("nvim")
 SCRIPT = Path(__file__).with_name("hover_test.lua")
 SNIPPET_SCRIPT = Path(__file__).with_name("nvim_snippet_test.lua")
 
-DOC = """\
-# Retries
-
-Some intro text about the client library.
-
-## Retry policy
-
-The `retry_policy` decides how often a failed request is sent again.
-A retry_policy has a maximum number of attempts and a backoff factor.
-"""
-
 CODE = """\
 class Session:
     def __init__(self, retry_policy=None):
@@ -36,32 +24,12 @@ class Session:
 """
 
 
-def between(text: str, begin: str, end: str) -> str:
-    return text.split(begin + "\n", 1)[1].split("\n" + end, 1)[0]
-
-
-def workspace(tmp_path: Path) -> Path:
+def workspace(tmp_path: Path, doc: str) -> Path:
     root = tmp_path / "ws"
     (root / "docs").mkdir(parents=True)
-    (root / "docs" / "retry.md").write_text(DOC)
+    (root / "docs" / "retry.md").write_text(doc)
     (root / "session.py").write_text(CODE)
     return root
-
-
-def isolated_env(tmp_path: Path, **variables: str) -> dict[str, str]:
-    """The editor with an empty home (no user config), ``ragls`` of this Python first on PATH."""
-    home = tmp_path / "home"
-    home.mkdir()
-    return {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_STATE_HOME": str(home / ".local" / "state"),
-        "XDG_CACHE_HOME": str(home / ".cache"),  # the index of a server started without indexDir
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        **variables,
-    }
 
 
 def run_nvim(script: Path, root: Path, env: dict[str, str]) -> str:
@@ -74,12 +42,12 @@ def run_nvim(script: Path, root: Path, env: dict[str, str]) -> str:
 
 
 @pytest.mark.skipif(NVIM is None, reason="nvim is not installed")
-def test_neovim_hover_shows_the_citation(tmp_path: Path) -> None:
-    root = workspace(tmp_path)
+def test_neovim_hover_shows_the_citation(tmp_path: Path, editor) -> None:
+    root = workspace(tmp_path, editor.RETRY_DOC)
     line = 3  # 1-based: `        self.retry_policy = retry_policy`
     col = CODE.splitlines()[line - 1].index("retry_policy") + 2
-    cited_line = next(n for n, text in enumerate(DOC.splitlines(), 1) if "decides how often" in text)
-    env = isolated_env(
+    cited_line = editor.CITED_LINE
+    env = editor.isolated_env(
         tmp_path,
         RAGLS_TEST_ROOT=str(root),
         RAGLS_TEST_FILE=str(root / "session.py"),
@@ -89,22 +57,19 @@ def test_neovim_hover_shows_the_citation(tmp_path: Path) -> None:
         RAGLS_TEST_INDEX_DIR=str(tmp_path / "indexes"),
     )
     stdout = run_nvim(SCRIPT, root, env)
-    raw = between(stdout, "RAW-BEGIN", "RAW-END")
+    raw = editor.between(stdout, "RAW-BEGIN", "RAW-END")
     link = f"[docs/retry.md:{cited_line}-{cited_line}]({(root / 'docs' / 'retry.md').as_uri()}#L{cited_line})"
     assert link in raw
-    shown = between(stdout, "FLOAT-BEGIN", "FLOAT-END")
+    shown = editor.between(stdout, "FLOAT-BEGIN", "FLOAT-END")
     assert f"docs/retry.md:{cited_line}-{cited_line}" in shown
     assert "retry_policy" in shown
 
 
-EDITORS_DOC = Path(__file__).resolve().parents[2] / "docs" / "EDITORS.md"
-
-
-def neovim_07_snippet() -> str:
+def neovim_07_snippet(editors_doc: Path) -> str:
     """The Lua a Neovim 0.7 user ends up with from docs/EDITORS.md: the 0.7 section, then
     ``show_answer`` and ``:RaglsAsk`` from the section above with the client lookup the doc says to
     change replaced by ``ragls_current_client()``."""
-    text = EDITORS_DOC.read_text()
+    text = editors_doc.read_text()
     newer = re.findall(r"```lua\n(.*?)```", text.split("### Neovim ≥ 0.8", 1)[1].split("### Neovim 0.7", 1)[0], re.S)
     older = re.findall(r"```lua\n(.*?)```", text.split("### Neovim 0.7", 1)[1].split("\n## ", 1)[0], re.S)
     assert len(newer) == 1 and len(older) == 1, "each Neovim section should hold one Lua block"
@@ -114,19 +79,19 @@ def neovim_07_snippet() -> str:
 
 
 @pytest.mark.skipif(NVIM is None, reason="nvim is not installed")
-def test_neovim_07_snippet_of_the_docs_asks_and_fills_the_quickfix_list(tmp_path: Path) -> None:
-    root = workspace(tmp_path)
+def test_neovim_07_snippet_of_the_docs_asks_and_fills_the_quickfix_list(tmp_path: Path, editor) -> None:
+    root = workspace(tmp_path, editor.RETRY_DOC)
     snippet = tmp_path / "ragls.lua"
-    snippet.write_text(neovim_07_snippet())
-    cited_line = next(n for n, text in enumerate(DOC.splitlines(), 1) if "decides how often" in text)
-    env = isolated_env(
+    snippet.write_text(neovim_07_snippet(editor.EDITORS_DOC))
+    cited_line = editor.CITED_LINE
+    env = editor.isolated_env(
         tmp_path,
         RAGLS_TEST_SNIPPET=str(snippet),
         RAGLS_TEST_FILE=str(root / "session.py"),
-        RAGLS_TEST_QUESTION="How often is a failed request sent again?",
+        RAGLS_TEST_QUESTION=editor.QUESTION,
     )
     stdout = run_nvim(SNIPPET_SCRIPT, root, env)
-    quickfix = between(stdout, "QF-BEGIN", "QF-END")
+    quickfix = editor.between(stdout, "QF-BEGIN", "QF-END")
     assert f"docs/retry.md:{cited_line}: [1] Retries > Retry policy" in quickfix, quickfix
-    shown = between(stdout, "FLOAT-BEGIN", "FLOAT-END")
+    shown = editor.between(stdout, "FLOAT-BEGIN", "FLOAT-END")
     assert "[1]" in shown and f"docs/retry.md:{cited_line}" in shown, shown
