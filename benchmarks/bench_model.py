@@ -180,8 +180,7 @@ def main() -> None:
         def plain_cold_ttft() -> float:
             plain.reset()
             t = time.perf_counter()
-            for _token in plain.generate(prompt_tokens, temp=0.0):
-                return time.perf_counter() - t
+            next(plain.generate(prompt_tokens, temp=0.0), None)  # the first token
             return time.perf_counter() - t
 
         plain_cold = statistics.median(plain_cold_ttft() for _ in range(args.rounds))
@@ -204,7 +203,7 @@ def main() -> None:
             timer.join()
             return time.perf_counter() - pressed[0]
 
-        latencies = [cancel_latency(c * f) for f in (0.25, 0.5, 0.75) for _ in range(max(1, args.rounds // 2))]
+        latencies = [cancel_latency(c * share) for share in (0.25, 0.5, 0.75) for _ in range(max(1, args.rounds // 2))]
         print(
             f"4. cancel during a cold prompt read (pressed at 25/50/75% of it): answer returned "
             f"median {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms after Cancel "

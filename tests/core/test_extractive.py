@@ -25,9 +25,13 @@ in `client.toml`.
 """
 
 
-def hit(text: str, path: str = "docs/guide.md", start: int = 1, kind: str = "markdown", symbols=(), doc="") -> Hit:
+def hit(
+    text: str, path: str = "docs/guide.md", start: int = 1, kind: str = "markdown", symbols=(), doc="",
+    language: str = "", heading=(), root: str = "",
+) -> Hit:
     lines = text.split("\n")
-    return Hit(Chunk(path, start, start + len(lines) - 1, text, kind, symbols=tuple(symbols), doc=doc), score=1.0)
+    chunk = Chunk(path, start, start + len(lines) - 1, text, kind, language, tuple(heading), tuple(symbols), doc)
+    return Hit(chunk, score=1.0, root=root)
 
 
 def test_sentences_carry_exact_line_ranges_and_skip_markup():
@@ -99,8 +103,10 @@ def test_natural_language_questions_are_told_from_code_lookups(text, natural):
 
 
 def test_covered_topic_without_a_stating_sentence_points_at_the_sections():
-    page = hit("## Neovim\n\n```lua\nvim.lsp.start({cmd = {'ragls', '--stdio'}})\n```", path="docs/EDITORS.md", start=40)
-    page = Hit(Chunk("docs/EDITORS.md", 40, 44, page.chunk.text, "markdown", heading=("Editors", "Neovim")), score=1.0)
+    page = hit(
+        "## Neovim\n\n```lua\nvim.lsp.start({cmd = {'ragls', '--stdio'}})\n```", path="docs/EDITORS.md", start=40,
+        heading=("Editors", "Neovim"),
+    )
     answer = extractive_answer("How do I configure Neovim to use the server?", SearchResult("q", (page,), covered=True))
     assert not answer.abstained
     assert answer.text == "The closest passages are *Editors > Neovim* [1]."
@@ -108,10 +114,8 @@ def test_covered_topic_without_a_stating_sentence_points_at_the_sections():
 
 
 def test_symbol_answer_does_not_cite_the_line_being_hovered():
-    notes = hit("Release notes\n\nThe session now reads retry_policy from the settings file.", path="notes.txt", kind="text")
-    docs = hit("# Retry policy\n\nThe `retry_policy` decides how often a failed request is sent again.", path="docs/retry.md")
-    notes = Hit(notes.chunk, notes.score, root="/ws")
-    docs = Hit(docs.chunk, docs.score, root="/ws")
+    notes = hit("Release notes\n\nThe session now reads retry_policy from the settings file.", path="notes.txt", kind="text", root="/ws")
+    docs = hit("# Retry policy\n\nThe `retry_policy` decides how often a failed request is sent again.", path="docs/retry.md", root="/ws")
     everything = symbol_answer("retry_policy", [notes, docs])
     assert [c.path for c in everything.citations] == ["notes.txt", "docs/retry.md"]
     hovering = symbol_answer("retry_policy", [notes, docs], reading=("/ws", "notes.txt", 3))
@@ -136,8 +140,10 @@ def test_a_module_docstring_describes_the_module_not_its_first_constant():
     assert hover.text == '`GGUF_MAGIC` is defined here (`GGUF_MAGIC = b"GGUF"`). [1]'
     assert (hover.citations[0].start_line, hover.citations[0].end_line) == (5, 5)  # its own line
     # a definition keeps its own docstring, comments above it included
-    function = hit("# retries\ndef send(request):\n    '''Send with retries.'''", path="src/c.py", kind="code", symbols=["send"], doc="Send with retries.")
-    function = Hit(Chunk(function.chunk.path, 1, 3, function.chunk.text, "code", "python", symbols=("send",), doc="Send with retries."), 1.0)
+    function = hit(
+        "# retries\ndef send(request):\n    '''Send with retries.'''", path="src/c.py", kind="code", language="python",
+        symbols=["send"], doc="Send with retries.",
+    )
     assert symbol_answer("send", [function]).text == "`send` is defined here: Send with retries. [1]"
 
 

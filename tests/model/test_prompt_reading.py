@@ -29,10 +29,10 @@ def prompt_of(backend: LlamaBackend, words: int) -> list[int]:
     return backend._llm.tokenize(text.encode(), add_bos=True, special=False)
 
 
-def generate(backend: LlamaBackend, prompt: list[int], **kwargs):
+def generate(backend: LlamaBackend, prompt: list[int], cancel=None, on_prompt=None):
     return run_generation(
         backend._llm, prompt, grammar=None, temperature=0.0, seed=1, max_tokens=24, on_delta=None,
-        cancel=kwargs.pop("cancel", None), **kwargs,
+        cancel=cancel, on_prompt=on_prompt,
     )
 
 
