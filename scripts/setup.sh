@@ -2,13 +2,14 @@
 # Install ragls and its test tools from the project's own files into .venv, and the VS Code
 # client's npm packages when Node.js is present. Cheap to re-run: pip reuses its wheel cache (the
 # llama-cpp-python build, ~13 min on 2 cores, happens once per machine), and .venv is reused while
-# pyproject.toml is unchanged.
+# pyproject.toml and server/ragls/_speedups.c (the optional C extension the install compiles) are
+# unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=.venv
 stamp="$venv/.ragls-installed"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml server/ragls/_speedups.c | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi

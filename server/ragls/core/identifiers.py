@@ -56,14 +56,17 @@ _CASE_CHANGE = re.compile(
 _ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
-def camel_subwords(text: str) -> list[str]:
-    """Sub-words of the camelCase/PascalCase words in ``text``: what a plain tokenizer misses.
+def _camel_words_python(text: str) -> list[str]:
+    """The camelCase/PascalCase words in ``text``, in order: each maximal run of ASCII letters and
+    digits that starts with a lower-case letter and holds an upper-case one (fooBar), or starts with
+    an upper-case letter and holds a lower-case and another upper-case one (FooBar, HTTPResponse;
+    not Foo, FOO, A1B). A run starting with a digit (2fooBar) is not an identifier.
 
-    (Snake_case, kebab-case and dotted names already split at their punctuation in Tantivy's
-    tokenizers, so only case changes need Python's help.) This runs on every indexed chunk, so a
-    regex finds the few case changes and only the words around them are looked at in Python.
+    The C twin ``ragls._speedups.camel_words`` is used when it was built (tested equal): this runs
+    on every indexed chunk, and even here, where a regex finds the few case changes and only the
+    words around them are looked at in Python, it is the largest Python cost of indexing.
     """
-    tokens: list[str] = []
+    words: list[str] = []
     for match in _CASE_CHANGE.finditer(text):
         start = first = match.start()
         if start and text[start - 1] in _ASCII_ALNUM:
@@ -72,7 +75,25 @@ def camel_subwords(text: str) -> list[str]:
             # fooBar splits; 2fooBar is not an identifier, and A1B has no lower-case letter
             if not "a" <= text[first] <= "z":
                 continue
-        tokens.extend(_split_cached(text[first : match.end()]))
+        words.append(text[first : match.end()])
+    return words
+
+
+try:
+    from ragls._speedups import camel_words
+except ImportError:  # built without a C compiler: the same words, a few times slower
+    camel_words = _camel_words_python
+
+
+def camel_subwords(text: str) -> list[str]:
+    """Sub-words of the camelCase/PascalCase words in ``text``: what a plain tokenizer misses.
+
+    (Snake_case, kebab-case and dotted names already split at their punctuation in Tantivy's
+    tokenizers, so only case changes need Python's help.)
+    """
+    tokens: list[str] = []
+    for word in camel_words(text):
+        tokens.extend(_split_cached(word))
     return tokens
 
 
