@@ -2,6 +2,7 @@
 
     git worktree add /tmp/ragls-base main          # the tree to compare against
     .venv/bin/python benchmarks/ab_index.py /tmp/ragls-base --rounds 6 [--corpus stdlib|k8s]
+    .venv/bin/python benchmarks/ab_index.py . --base-env RAGLS_INDEX_WORKERS=0   # a setting, same tree
 
 On a shared 2-core machine two benchmark runs minutes apart differ by more than most changes do;
 alternating the two trees (A B, B A, ...) in fresh processes and comparing medians does not. Each
@@ -30,11 +31,14 @@ def main() -> None:
     parser.add_argument("base", help="the other checkout (its server/ is imported)")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--corpus", choices=["stdlib", "k8s"], default="stdlib")
+    parser.add_argument("--base-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the base runs only (repeatable)")
     args = parser.parse_args()
+    base_env = dict(item.split("=", 1) for item in args.base_env)
     root, exclude = bench_index.corpora()[args.corpus]
     envs = {}
     for name, tree in (("base", Path(args.base).resolve() / "server"), ("this", HERE.parent / "server")):
-        envs[name] = dict(os.environ, PYTHONPATH=str(tree))
+        envs[name] = dict(os.environ, PYTHONPATH=str(tree), **(base_env if name == "base" else {}))
         imported = subprocess.run(
             [sys.executable, "-c", "import ragls; print(ragls.__file__)"], env=envs[name], capture_output=True, text=True, check=True
         ).stdout.strip()
