@@ -55,6 +55,7 @@ def test_the_c_speedups_are_built():
     the (tested, slower) Python twins without anyone noticing."""
     native = importlib.import_module("ragls._speedups")
     assert identifiers.camel_words is native.camel_words
+    assert identifiers.NATIVE_SPEEDUPS
 
 
 @pytest.mark.parametrize(

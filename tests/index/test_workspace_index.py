@@ -357,3 +357,31 @@ def test_names_with_greek_letters_are_found_by_their_spelled_out_names(tmp_path)
         assert top.chunk.path == "stats.py", query
         assert top.components["symbol"] > 0, query
     index.close()
+
+
+def test_a_sync_without_the_c_speedups_says_so_and_indexes_the_same(tmp_path, monkeypatch, caplog):
+    """An install without a C compiler falls back to the Python twins: same index, and a log line
+    (``ragls -v index``) that tells why indexing is slower."""
+    import logging
+
+    from ragls.core import identifiers
+    from ragls.index import workspace_index
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    for i in range(workspace_index._PARALLEL_MIN_FILES):
+        (root / f"m{i}.py").write_text(f"class HTTPResponse{i}:\n    def readAll(self):\n        return {i}\n")
+    counts = {}
+    for native in (True, False):
+        monkeypatch.setattr(workspace_index, "NATIVE_SPEEDUPS", native)
+        monkeypatch.setattr(identifiers, "camel_words", identifiers.camel_words if native else identifiers._camel_words_python)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="ragls.index.workspace_index"):
+            index = WorkspaceIndex(root, index_dir=tmp_path / f"index-{native}")
+            index.sync()
+        hits = index.search("read all", limit=50, max_per_file=1).hits
+        counts[native] = len(hits)
+        index.close()
+        said = any("without its C speed-ups" in r.getMessage() for r in caplog.records)
+        assert said is (not native)
+    assert counts[True] == counts[False] > 0

@@ -83,6 +83,7 @@ try:
     from ragls._speedups import camel_words
 except ImportError:  # built without a C compiler: the same words, a few times slower
     camel_words = _camel_words_python
+NATIVE_SPEEDUPS = camel_words is not _camel_words_python
 
 
 def camel_subwords(text: str) -> list[str]:

@@ -33,6 +33,7 @@ from typing import Callable, Iterable
 import tantivy
 
 from ragls.core.chunking import chunk_document, language_for
+from ragls.core.identifiers import NATIVE_SPEEDUPS
 from ragls.core.types import SearchResult
 from ragls.core.workspace import IgnoreRules, check_file, discover
 from ragls.index.retrieval import Retriever
@@ -232,6 +233,8 @@ class WorkspaceIndex:
                 else:
                     todo.append(wfile)
             done_before = total - len(todo)
+            if len(todo) >= _PARALLEL_MIN_FILES and not NATIVE_SPEEDUPS:
+                self.log.info("ragls was installed without its C speed-ups (no C compiler then): indexing is slower (about 15%% on code)")
             # No count-based commit shortly before the final one: each commit waits for Tantivy to
             # write its segments, and the final commit follows within a few hundred files anyway.
             # (The time-based one stays: a slow sync still shows readers its progress.)
