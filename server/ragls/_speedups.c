@@ -56,11 +56,14 @@ static inline int char_class(Py_UCS4 ch) { return ch < 128 ? ascii_class[ch] : O
         }                                                                                         \
     }
 
-static PyObject *camel_words(PyObject *module, PyObject *text) {
+static PyObject *camel_words(PyObject *Py_UNUSED(module), PyObject *text) {
     if (!PyUnicode_Check(text)) {
         PyErr_Format(PyExc_TypeError, "camel_words() expects str, not %.100s", Py_TYPE(text)->tp_name);
         return NULL;
     }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) return NULL; /* a legacy string from an old C API (gone in 3.12) */
+#endif
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
@@ -87,8 +90,11 @@ static PyMethodDef speedups_methods[] = {
 };
 
 static struct PyModuleDef speedups_module = {
-    PyModuleDef_HEAD_INIT, "ragls._speedups", "Optional C speed-ups for indexing (see _speedups.c).", -1,
-    speedups_methods,
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "ragls._speedups",
+    .m_doc = "Optional C speed-ups for indexing (see _speedups.c).",
+    .m_size = -1,
+    .m_methods = speedups_methods,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
