@@ -49,9 +49,23 @@ def isolated_env(tmp_path: Path, **variables: str) -> dict[str, str]:
     }
 
 
+def hover_env(tmp_path: Path, root: Path, file: Path, line: int, word: str, **variables: str) -> dict[str, str]:
+    """``isolated_env`` plus where the editor scripts hover: ``file`` of workspace ``root``, 1-based
+    ``line``, a 1-based column inside ``word`` (its first occurrence on that line)."""
+    column = file.read_text().splitlines()[line - 1].index(word) + 2
+    return isolated_env(
+        tmp_path,
+        RAGLS_TEST_ROOT=str(root),
+        RAGLS_TEST_FILE=str(file),
+        RAGLS_TEST_LINE=str(line),
+        RAGLS_TEST_COL=str(column),
+        **variables,
+    )
+
+
 @pytest.fixture
 def editor() -> SimpleNamespace:
     return SimpleNamespace(
         EDITORS_DOC=EDITORS_DOC, RETRY_DOC=RETRY_DOC, CITED_LINE=CITED_LINE, QUESTION=QUESTION,
-        between=between, isolated_env=isolated_env,
+        between=between, isolated_env=isolated_env, hover_env=hover_env,
     )

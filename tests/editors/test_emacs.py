@@ -45,17 +45,11 @@ def test_emacs_eglot_hover_and_ask_with_the_documented_snippet(tmp_path: Path, e
     (root / "notes.txt").write_text(NOTES)
     snippet = tmp_path / "ragls-snippet.el"
     snippet.write_text(emacs_snippet(editor.EDITORS_DOC))
-    line = 3
-    col = NOTES.splitlines()[line - 1].index("retry_policy") + 2
     cited_line = editor.CITED_LINE
     # the snippet runs "ragls --stdio" (the ragls of this Python, first on PATH) with no index
     # option: the index goes to the isolated home's cache
-    env = editor.isolated_env(
-        tmp_path,
-        RAGLS_TEST_ROOT=str(root),
-        RAGLS_TEST_FILE=str(root / "notes.txt"),
-        RAGLS_TEST_LINE=str(line),
-        RAGLS_TEST_COL=str(col),
+    env = editor.hover_env(
+        tmp_path, root, root / "notes.txt", 3, "retry_policy",
         RAGLS_TEST_SNIPPET=str(snippet),
         RAGLS_TEST_QUESTION=editor.QUESTION,
     )

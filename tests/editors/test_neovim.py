@@ -44,15 +44,9 @@ def run_nvim(script: Path, root: Path, env: dict[str, str]) -> str:
 @pytest.mark.skipif(NVIM is None, reason="nvim is not installed")
 def test_neovim_hover_shows_the_citation(tmp_path: Path, editor) -> None:
     root = workspace(tmp_path, editor.RETRY_DOC)
-    line = 3  # 1-based: `        self.retry_policy = retry_policy`
-    col = CODE.splitlines()[line - 1].index("retry_policy") + 2
     cited_line = editor.CITED_LINE
-    env = editor.isolated_env(
-        tmp_path,
-        RAGLS_TEST_ROOT=str(root),
-        RAGLS_TEST_FILE=str(root / "session.py"),
-        RAGLS_TEST_LINE=str(line),
-        RAGLS_TEST_COL=str(col),
+    env = editor.hover_env(
+        tmp_path, root, root / "session.py", 3, "retry_policy",  # `        self.retry_policy = retry_policy`
         RAGLS_TEST_PYTHON=sys.executable,
         RAGLS_TEST_INDEX_DIR=str(tmp_path / "indexes"),
     )
