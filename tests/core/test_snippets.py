@@ -1,6 +1,6 @@
 """Snippets and line matching: which words count as query terms (pure functions)."""
 
-from ragls.core.snippets import highlight, make_snippet, matched_lines, term_matcher
+from ragls.core.snippets import snippet_and_lines, term_matcher
 
 
 def test_prefix_match_is_case_insensitive_and_tolerates_suffixes():
@@ -23,13 +23,15 @@ def test_no_terms_match_nothing():
 
 def test_matched_lines_and_highlight():
     text = "alpha\nthe retry policy\nbeta\nPolicies apply"
-    assert matched_lines(text, 10, ["retries", "policy"]) == (11, 13)
-    assert highlight("the retry policy", ["policy"]) == "the retry **policy**"
-    assert "**retry**" in make_snippet(text, 1, ["retry"], max_lines=2)
+    assert snippet_and_lines(text, 10, term_matcher(["retries", "policy"]))[1] == (11, 13)
+    assert snippet_and_lines("the retry policy", 1, term_matcher(["policy"])) == ("the retry **policy**", (1,))
+    snippet, _ = snippet_and_lines(text, 1, term_matcher(["retry"]), max_lines=2)
+    assert snippet == "alpha\nthe **retry** policy"  # the densest 2-line window
 
 
 def test_long_line_with_many_terms():
     terms = [f"term{i}xyz" for i in range(40)]
     line = " ".join(["word", "term7xyzzy", "other"] * 2000)
-    assert matched_lines(line, 1, terms) == (1,)
-    assert highlight(line, terms).count("**term7xyzzy**") == 2000
+    snippet, lines = snippet_and_lines(line, 1, term_matcher(terms), width=len(line))
+    assert lines == (1,)
+    assert snippet.count("**term7xyzzy**") == 2000

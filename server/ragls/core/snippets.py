@@ -37,27 +37,14 @@ def term_matcher(terms: list[str] | tuple[str, ...], whole: frozenset[str] | tup
     return matches
 
 
-def matched_lines(text: str, start_line: int, terms: list[str] | tuple[str, ...]) -> tuple[int, ...]:
-    """1-based file line numbers within the passage that contain a query term."""
-    return snippet_and_lines(text, start_line, term_matcher(terms))[1]
-
-
-def highlight(line: str, terms: list[str] | tuple[str, ...]) -> str:
-    return _highlight(line, term_matcher(terms))
-
-
 def _highlight(line: str, matches) -> str:
     return _WORD.sub(lambda m: f"**{m.group(0)}**" if matches(m.group(0)) else m.group(0), line)
 
 
-def make_snippet(text: str, start_line: int, terms: list[str] | tuple[str, ...], *, max_lines: int = 4, width: int = 200) -> str:
-    """The densest window of ``max_lines`` lines, matched words in **bold**, long lines trimmed."""
-    return snippet_and_lines(text, start_line, term_matcher(terms), max_lines=max_lines, width=width)[0]
-
-
 def snippet_and_lines(text: str, start_line: int, matches, *, max_lines: int = 4, width: int = 200) -> tuple[str, tuple[int, ...]]:
-    """``make_snippet`` and ``matched_lines`` of one passage in one pass, with a matcher built once
-    per query (``term_matcher``): search presents every hit this way."""
+    """A passage's snippet — its densest window of ``max_lines`` lines, matched words in **bold**,
+    long lines trimmed to ``width`` — and the 1-based file lines of the passage that hold a match,
+    in one pass; ``matches`` is built once per query (``term_matcher``)."""
     lines = text.split("\n")
     counts = [sum(1 for w in _WORD.findall(line) if matches(w)) for line in lines]
     best_start, best = 0, -1
