@@ -493,10 +493,11 @@ def _worker_count(files: list) -> int:
     """Worker processes for preparing ``files`` besides the calling thread (0: none).
 
     The calling process turns prepared chunks into documents, prepares files itself whenever no
-    worker result is ready, and runs Tantivy's two indexing threads. On two cores a worker pays off
-    only when preparing is the larger half of the work, which is the case for code (chunked at
-    definitions: ≈ 90 ns of Python per byte against ≈ 60 ns of Tantivy) and not for prose (≈ 40
-    against ≈ 60): there a worker's start-up and pickling only slow the run down (docs/BENCHMARKS.md).
+    worker result is ready, and runs Tantivy's two indexing threads. On two cores a worker is
+    started only for code-heavy work (chunked at definitions, ≈ 40 ns of Python per byte with the C
+    speed-ups, ≈ 55 without): there it takes half the preparing off the process that also serves
+    the editor, for the same wall time as preparing in-process. For prose (less Python per byte than
+    Tantivy's ≈ 60 ns) its start-up and pickling only slow the run down (docs/BENCHMARKS.md).
     ``RAGLS_INDEX_WORKERS`` overrides the choice (benchmarks)."""
     if len(files) < _PARALLEL_MIN_FILES:
         return 0
