@@ -240,6 +240,25 @@ class ProcessBackend:
             self._conn.send(("generate", rid, list(messages), options))
         except OSError:
             raise self._crash(ModelCrashed(describe_exit(self._process.poll()), during="sending the request")) from None
+        try:
+            return self._stream(rid, on_delta, cancel, on_prompt)
+        except BaseException:
+            # A callback raised (or the caller was interrupted): stop the worker's generation so
+            # the next request does not queue behind it; its late messages are skipped by rid.
+            if self.crashed is None:
+                try:
+                    self._conn.send(("cancel", rid))
+                except OSError:
+                    pass
+            raise
+
+    def _stream(
+        self,
+        rid: int,
+        on_delta: Callable[[str], None] | None,
+        cancel: threading.Event | None,
+        on_prompt: Callable[[int, int], None] | None,
+    ) -> Generation:
         cancel_sent: float | None = None
         while True:
             if cancel is not None and cancel.is_set() and cancel_sent is None:
