@@ -184,7 +184,12 @@ class ProcessBackend:
         rid = self._next_rid()
         try:
             self._conn.send(("call", rid, method, args))
-            message = _receive(self._conn, self._process, CALL_TIMEOUT_S, what=method)
+            while True:
+                message = _receive(self._conn, self._process, CALL_TIMEOUT_S, what=method)
+                if len(message) > 1 and message[1] == rid:
+                    break  # earlier ones: the tail of an abandoned generation
+        except OSError:
+            raise self._crash(ModelCrashed(describe_exit(_wait_exit(self._process)), during=method)) from None
         except ModelCrashed as exc:
             raise self._crash(exc) from None
         return _result(message, rid)
@@ -282,7 +287,9 @@ class ProcessBackend:
             if message[1] != rid:
                 continue  # a late message of an earlier request
             if kind == "delta":
-                if on_delta is not None:
+                # Tokens the worker made before the cancel reached it are not shown: for the
+                # caller a cancel lands within one token, as it did in-process.
+                if on_delta is not None and cancel_sent is None and not (cancel is not None and cancel.is_set()):
                     on_delta(message[2])
             elif kind == "prompt":
                 if on_prompt is not None:
