@@ -120,3 +120,23 @@ def test_a_callback_that_raises_does_not_leave_the_worker_generating(model_files
     assert answer.source.startswith("model:")
     assert time.monotonic() - started < 5  # not queued behind 2,000 tokens of the abandoned answer
     host.close()
+
+
+def test_llama_cpp_is_never_imported_by_the_server_or_the_cli(model_files) -> None:
+    """The invariant that makes a native crash survivable: llama.cpp lives in the model process."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, logging\n"
+        "import ragls.cli, ragls.lsp.server, ragls.lsp.handlers, ragls.answering\n"
+        "from ragls.model.host import ModelHost\n"
+        "from ragls.settings import ModelSettings\n"
+        f"host = ModelHost(ModelSettings(path={str(model_files.model)!r}, context_size=1024, max_tokens=8, gpu_layers=0))\n"
+        "host.start(); assert host.wait_ready(60), host.status()\n"
+        "host.close()\n"
+        "print('llama_cpp' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
