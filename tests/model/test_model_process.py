@@ -140,3 +140,29 @@ def test_llama_cpp_is_never_imported_by_the_server_or_the_cli(model_files) -> No
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_auto_weight_repacking_is_turned_off_after_a_crash(model_files, fast_backoff) -> None:
+    events: list[ModelEvent] = []
+    host = ModelHost(settings_for(model_files, weight_repacking="auto"), listener=events.append)
+    host.start()
+    assert host.wait_ready(30)
+    if "weight repacking off" in host.status().detail:
+        pytest.skip("this CPU has AMX: auto starts with repacking off")
+    assert "weight repacking on (auto)" in host.status().detail
+    os.kill(host.status().process_id, signal.SIGSEGV)
+    wait_for(lambda: host.status().state == "ready" and host.status().recent_crashes == 1)
+    assert "weight repacking off" in host.status().detail
+    assert any("with weight repacking off" in e.message for e in events if e.kind == "crashed")
+    host.close()
+
+
+def test_weight_repacking_setting_is_validated_and_forced_values_are_used(model_files) -> None:
+    from ragls.settings import parse_settings
+
+    settings, warnings = parse_settings({"model": {"weightRepacking": "sometimes"}})
+    assert settings.model.weight_repacking == "auto" and any("weightRepacking" in w for w in warnings)
+    host = ModelHost(settings_for(model_files, weight_repacking="off"))
+    host.start()
+    assert host.wait_ready(30) and "weight repacking off (model.weightRepacking off)" in host.status().detail
+    host.close()
