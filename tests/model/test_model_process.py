@@ -166,3 +166,21 @@ def test_weight_repacking_setting_is_validated_and_forced_values_are_used(model_
     host.start()
     assert host.wait_ready(30) and "weight repacking off (model.weightRepacking off)" in host.status().detail
     host.close()
+
+
+def test_a_follow_up_question_reuses_the_prefix_cached_in_the_model_process(model_files, hits) -> None:
+    """System message + passages stay in the worker's KV cache between requests: the second
+    question's prompt reading starts where the shared prefix ends, not at token 0."""
+    host = ModelHost(settings_for(model_files, max_tokens=4))
+    host.start()
+    assert host.wait_ready(30)
+    host._backend.reset_cache()
+    cold: list[tuple[int, int]] = []
+    host.answer("How many retries?", hits, on_prompt=lambda done, total: cold.append((done, total)))
+    follow: list[tuple[int, int]] = []
+    host.answer("And the timeout?", hits, on_prompt=lambda done, total: follow.append((done, total)))
+    host.close()
+    assert cold and follow
+    assert cold[0][0] <= 64  # read from the start, in slices
+    total = follow[-1][1]
+    assert follow[0][0] > total * 0.8, (follow, total)  # only the new question's tokens were read
