@@ -391,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_eval_parser(sub)
+    from ragls.training.cli import add_train_data_parser
+
+    add_train_data_parser(sub)
     return parser
 
 
