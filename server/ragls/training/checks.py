@@ -93,7 +93,10 @@ def holds_answer(passage: PromptPassage, key: str, sentences: Sequence[str]) -> 
     text = shown_text(passage)
     if any(_squash(s).rstrip(".") in text for s in sentences):
         return True
-    if key and key.lower() not in text.lower():
+    # A dotted name counts by its last part too: ``Future.get_loop`` is answered by a passage that
+    # defines ``get_loop`` in the same words.
+    lowered = text.lower()
+    if key and key.lower() not in lowered and key.rsplit(".", 1)[-1].lower() not in lowered:
         return False
     wanted = set().union(*(content_words(s) for s in sentences)) - content_words(key)
     if not wanted:

@@ -34,7 +34,7 @@ KINDS = ("number", "flag", "definition", "heading")
 # A target sentence must be short and must survive the answer grammar: words of at most 40
 # characters (URLs are longer) and no square brackets (they are the citation markers).
 MAX_SENTENCE_WORDS = 40
-MIN_SENTENCE_WORDS = 5
+MIN_SENTENCE_WORDS = 4
 MAX_ANSWER_WORDS = 60
 _MAX_WORD_CHARS = 40
 
@@ -440,13 +440,18 @@ def heading_candidates(chunk: Chunk, sentences: Sequence[str], context: str, amb
     if chunk.kind == "code" or not chunk.heading:
         return []
     leaf = clean_inline(chunk.heading[-1])
-    if not leaf or not _starts_with_heading(chunk, leaf) or not sentences or not usable_sentence(sentences[0]):
+    if not leaf or not _starts_with_heading(chunk, leaf):
+        return []
+    # The answer opens the section: its first sentence, or the next when the first is too long to
+    # quote (or lost words to markup).
+    first = next((i for i, sentence in enumerate(sentences[:3]) if usable_sentence(sentence)), None)
+    if first is None:
         return []
     rng = _rng(seed, chunk, "heading")
     question = heading_question(leaf, context if context != leaf else "", ambiguous, rng)
     if question is None:
         return []
-    answer = _take_sentences(sentences, 0, rng, most=3)
+    answer = _take_sentences(sentences, first, rng, most=3)
     return [Candidate("heading", question, answer, answer[0], chunk)]
 
 
