@@ -220,3 +220,21 @@ def test_the_target_cites_the_gold_passage_wherever_retrieval_ranks_it(indexed):
     assert not isinstance(example, str), example
     assert example.messages[2]["content"] == "The default request timeout is 30 seconds [3]."
     assert example.meta["passages"][2] == example.meta["source"]
+
+
+def test_holds_answer_tells_a_passage_with_the_answer_from_one_without(indexed):
+    from ragls.training.checks import holds_answer
+
+    _, _, retrieve = indexed
+    builder = ExampleBuilder(retrieve, TrainDataOptions())
+    plan = builder.prompt("default request timeout retry budget", retrieve("default request timeout retry budget", 5).hits)
+    answer = ("The default request timeout is 30 seconds.",)
+    held = {p.hit.chunk.path for p in plan.passages if holds_answer(p, "30 seconds", answer)}
+    assert held == {"docs/client.md"}
+    # A heading's key is its answer's first sentence, which ends in a period: not a dotted name
+    # whose last part ("") every passage would hold. Same words, other sentence: not held.
+    gc = next(h for h in retrieve("garbage collection grace period", 5).hits if "grace period" in h.chunk.text)
+    passage = builder.prompt("garbage collection", [gc]).passages[0]
+    reworded = ("Deleted objects stay recoverable for 7 days.",)
+    assert not holds_answer(passage, reworded[0], reworded)
+    assert holds_answer(passage, "7 days", reworded)  # the key fact and the answer's words: held

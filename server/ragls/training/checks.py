@@ -24,6 +24,7 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 _FLAG = re.compile(r"(?<![\w\-])--?[a-zA-Z][\w\-]*")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 _NAME = re.compile(r"\b[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+\b|\b[a-z]+_[\w]+\b|\b[a-z]+[A-Z]\w*\b")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 # Share of a target's content words a passage must hold to count as holding its answer.
 ANSWER_OVERLAP = 0.5
 
@@ -96,7 +97,10 @@ def holds_answer(passage: PromptPassage, key: str, sentences: Sequence[str]) -> 
     # A dotted name counts by its last part too: ``Future.get_loop`` is answered by a passage that
     # defines ``get_loop`` in the same words.
     lowered = text.lower()
-    if key and key.lower() not in lowered and key.rsplit(".", 1)[-1].lower() not in lowered:
+    keys = {key.lower()}
+    if _DOTTED.fullmatch(key):
+        keys.add(key.rsplit(".", 1)[-1].lower())
+    if key and not any(k in lowered for k in keys):
         return False
     wanted = set().union(*(content_words(s) for s in sentences)) - content_words(key)
     if not wanted:
