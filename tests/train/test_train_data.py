@@ -18,7 +18,7 @@ from ragls.core.prompting import build_prompt, estimate_tokens
 from ragls.model.resources import load_mode
 from ragls.settings import ModelSettings
 from ragls.training.checks import check_target, render_target
-from ragls.training.data import ABSTAIN, ExampleBuilder, TrainDataError, TrainDataOptions, generate
+from ragls.training.data import ABSTAIN, ABSTAIN_FROM, ExampleBuilder, TrainDataError, TrainDataOptions, generate
 from ragls.training.questions import Candidate, candidates
 
 MODE = load_mode("answer")
@@ -76,7 +76,10 @@ def test_every_target_parses_and_cites_a_passage_that_holds_its_facts(indexed, t
         assert parses(target, passage_count=len(passages), not_covered=NOT_COVERED, bounds=MODE.bounds), target
         if example["meta"]["kind"] == ABSTAIN:
             assert target == NOT_COVERED
-            assert example["meta"]["source"] not in passages  # the passage with the answer is taken out
+            # The passage with the answer is taken out, and the rest of its file with it.
+            source_file = example["meta"]["source"].rsplit(":", 1)[0]
+            assert all(p.rsplit(":", 1)[0] != source_file for p in passages)
+            assert example["meta"]["from"] in ABSTAIN_FROM
             continue
         sentences = re.findall(r"(.+?) \[(\d+)\]\.(?: |$)", target)
         assert 1 <= len(sentences) <= 3, target
@@ -238,3 +241,17 @@ def test_holds_answer_tells_a_passage_with_the_answer_from_one_without(indexed):
     reworded = ("Deleted objects stay recoverable for 7 days.",)
     assert not holds_answer(passage, reworded[0], reworded)
     assert holds_answer(passage, "7 days", reworded)  # the key fact and the answer's words: held
+
+
+def test_abstentions_come_from_specific_questions_and_stop_when_those_run_out(indexed, tmp_path):
+    root, _, retrieve = indexed
+    examples, summary = run(root, tmp_path / "out.jsonl", retrieve, abstain_share=0.5)
+    abstentions = [e for e in examples if e["meta"]["kind"] == ABSTAIN]
+    answers = [e for e in examples if e["meta"]["kind"] != ABSTAIN]
+    specific = {e["meta"]["question"] for e in answers if e["meta"]["kind"] in ABSTAIN_FROM}
+    # Each specific question is abstained on at most once; the rest of the run is answers.
+    assert len({e["meta"]["question"] for e in abstentions}) == len(abstentions) > 0
+    assert len(abstentions) < 0.5 * len(examples)
+    # The same question answered with its passage and declined without it: a contrastive pair.
+    assert specific & {e["meta"]["question"] for e in abstentions}
+    assert summary.by_kind["heading"] > 0

@@ -68,10 +68,17 @@ class _Bar:
             self._shown = False
 
 
-def _print_summary(summary, out: Path, stream=sys.stderr) -> None:
+def _print_summary(summary, out: Path, wanted_share: float, stream=sys.stderr) -> None:
     kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.by_kind.items()))
     print(f"{summary.written} examples written to {out} ({kinds}) in {summary.seconds:.1f} s", file=stream)
-    print(f"{summary.considered} of {summary.candidates} questions tried", file=stream)
+    print(f"{summary.considered} tries of {summary.candidates} questions", file=stream)
+    share = summary.by_kind.get("abstain", 0) / max(summary.written, 1)
+    if share + 1 / max(summary.written, 1) < wanted_share:
+        print(
+            f"abstentions: {share:.0%} of the examples, not the {wanted_share:.0%} asked for: the workspace has too few "
+            "number, flag and definition questions to take answers away from",
+            file=stream,
+        )
     dropped = sum(summary.dropped.values())
     if dropped:
         print(f"dropped {dropped}:", file=stream)
@@ -120,7 +127,7 @@ def run_train_data(args: argparse.Namespace) -> int:
     finally:
         questions.close()
         index.close()
-    _print_summary(summary, out)
+    _print_summary(summary, out, options.abstain_share)
     if args.json:
         print(json.dumps({"out": str(out), **summary.as_dict()}, indent=2))
     return 0

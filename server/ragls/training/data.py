@@ -33,6 +33,10 @@ from ragls.training.checks import check_target, holds_answer, render_target
 from ragls.training.questions import KINDS, Candidate, candidates
 
 ABSTAIN = "abstain"
+# Abstentions are made only from questions whose answer is one specific fact (a value, a flag, a
+# definition): whether a passage holds it can be checked. "Tell me about X" (a heading) is answered
+# in part by any passage about X, so taking the gold passage out does not make it unanswerable.
+ABSTAIN_FROM = ("number", "flag", "definition")
 
 
 class TrainDataError(ValueError):
@@ -190,12 +194,8 @@ class ExampleBuilder:
         result = self.retrieve(candidate.question, wanted * 2 + 2)
         if not result.covered:
             return "retrieval says the workspace does not cover the question"
-        answer_text = {candidate.chunk.text}
-        kept: list[Hit] = []
-        for hit in result.hits:
-            if _same_passage(hit, candidate.chunk) or hit.chunk.text in answer_text:
-                continue
-            kept.append(hit)
+        # The rest of the gold passage's file is about the same thing: out too, as are copies of it.
+        kept = [h for h in result.hits if h.chunk.path != candidate.chunk.path and h.chunk.text != candidate.chunk.text]
         if not kept:
             return "abstention: every retrieved passage holds the answer"
         try:
@@ -227,33 +227,49 @@ def build_examples(
     """Examples in a seeded order until ``options.limit``; abstentions at ``abstain_share``.
 
     Each step asks for an abstention while abstentions are below their share of what has been
-    written (counting this one), so the share holds at every length, not only at the end.
+    written (counting this one), so the share holds at every length, not only at the end. An
+    abstention takes the next question of the kinds in ``ABSTAIN_FROM`` from a queue of its own: a
+    question may come once answered and once with its answer taken out, a pair that shows the model
+    the difference. When that queue runs out the remaining examples are answers (the summary shows
+    the lower share).
     """
     order = interleave(found, options.seed)
+    queues = {False: order, True: [c for c in order if c.kind in ABSTAIN_FROM]}
+    positions = {False: 0, True: 0}
     summary.candidates = len(order)
-    seen: set[str] = set()
+    seen: set[tuple[str, bool]] = set()
     abstained = 0
-    for candidate in order:
-        if options.limit and summary.written >= options.limit:
-            break
+    steps = len(queues[False]) + len(queues[True])
+
+    def take(abstain: bool) -> Candidate | None:
+        queue, position = queues[abstain], positions[abstain]
+        positions[abstain] = position + 1
+        return queue[position] if position < len(queue) else None
+
+    while not (options.limit and summary.written >= options.limit):
+        abstain = abstained + 1 <= options.abstain_share * (summary.written + 1) + 1e-9
+        candidate = take(True) if abstain else None
+        if candidate is None:
+            abstain, candidate = False, take(False)
+            if candidate is None:
+                break
         summary.considered += 1
         if progress is not None:
-            progress(summary.considered, len(order), summary.written)
-        if candidate.question in seen:
+            progress(summary.considered, steps, summary.written)
+        if (candidate.question, abstain) in seen:
             summary.dropped["question asked already"] += 1
             continue
-        seen.add(candidate.question)
-        want_abstain = abstained + 1 <= options.abstain_share * (summary.written + 1) + 1e-9
-        made = builder.abstention(candidate) if want_abstain else builder.answer(candidate)
+        seen.add((candidate.question, abstain))
+        made = builder.abstention(candidate) if abstain else builder.answer(candidate)
         if isinstance(made, str):
             summary.dropped[made] += 1
             continue
-        abstained += want_abstain
+        abstained += abstain
         summary.written += 1
         summary.by_kind[made.meta["kind"]] += 1
         yield made
     if progress is not None:
-        progress(summary.considered, len(order), summary.written)
+        progress(summary.considered, summary.considered, summary.written)
 
 
 def write_examples(out: Path, examples: Iterator[Example], *, force: bool) -> None:

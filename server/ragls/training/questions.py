@@ -221,7 +221,7 @@ def flag_candidates(chunk: Chunk, sentences: Sequence[str], context: str, seed: 
             return []
         flag, help_text = match.group(1), clean_inline(match.group("help"))
         sentence = f"`{flag}`: {help_text}"
-        if not usable_sentence(sentence) and not (usable_sentence(sentence + " option") and _words(sentence) >= 2):
+        if not usable_sentence(sentence):
             return []
         program = chunk.path.rsplit("/", 1)[-1]
         question = rng.choice([
