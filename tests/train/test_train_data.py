@@ -131,6 +131,12 @@ def test_questions_read_like_a_persons():
     install = Chunk(path="docs/b.md", start_line=1, end_line=3, text="## Installing the tool\n\nUnpack the archive into a folder on your path.\n", kind="markdown", heading=("Installing the tool",))
     heading = [c for c in candidates([install], seed=0) if c.kind == "heading"]
     assert heading and "install the tool" in heading[0].question
+    from ragls.training.questions import heading_question
+    import random
+
+    assert heading_question("How to rotate the keys", "", False, random.Random(0)) == "How do I rotate the keys?"
+    assert heading_question("Why is my upload slow?", "", False, random.Random(0)) == "Why is my upload slow?"
+    assert heading_question("Step 2: Configuring the proxy", "", False, random.Random(0)).endswith("configure the proxy?")
     generic = Chunk(path="docs/c.md", start_line=1, end_line=3, text="## See also\n\nThe other guide explains the rest in detail.\n", kind="markdown", heading=("See also",))
     assert not [c for c in candidates([generic], seed=0) if c.kind == "heading"]
 

@@ -403,7 +403,12 @@ def heading_question(leaf: str, context: str, ambiguous: bool, rng: random.Rando
         if not context:
             return None
         return rng.choice([f"Give me an overview of {context}.", f"What is {context} about?", f"Can you summarise {context}?"])
-    if lowered.split()[0] in _QUESTION_WORDS[:6]:  # "Why X stays Y" asks already
+    if lowered.startswith("how to ") and len(leaf) > 7:
+        question = f"How do I {leaf[7:]}?"
+        return f"{question[:-1]} in {context}?" if with_context else question
+    first = lowered.split()[0]
+    # A heading that asks already: "Why is my upload slow?", or "Why SciFact stays below 0.7".
+    if (leaf.endswith("?") and first in _QUESTION_WORDS) or first in _QUESTION_WORDS[:6]:
         leaf = leaf.rstrip("?")
         return f"{leaf} ({context})?" if with_context else f"{leaf}?"
     words = leaf.split()
@@ -413,8 +418,6 @@ def heading_question(leaf: str, context: str, ambiguous: bool, rng: random.Rando
         templates = [f"How do I {phrase}?", f"How can I {phrase}?", f"What are the steps to {phrase}?"]
         question = rng.choice(templates)
         return f"{question[:-1]} in {context}?" if with_context else question
-    if lowered.startswith("how to "):
-        return f"How do I {leaf[7:]}?"
     subject = _sentence_case(leaf)
     if with_context:
         subject = f"{subject} in {context}"
