@@ -261,3 +261,22 @@ def test_abstentions_come_from_specific_questions_and_stop_when_those_run_out(in
     # The same question answered with its passage and declined without it: a contrastive pair.
     assert specific & {e["meta"]["question"] for e in abstentions}
     assert summary.by_kind["heading"] > 0
+
+
+def test_a_small_context_trims_passages_and_targets_stay_inside_the_lines_shown(indexed, tmp_path):
+    root, _, retrieve = indexed
+    examples, summary = run(root, tmp_path / "out.jsonl", retrieve, context_size=560, max_tokens=128, abstain_share=0.0)
+    assert examples, summary.dropped
+    trimmed = 0
+    for example in examples:
+        question = example["meta"]["question"]
+        plan = build_prompt(
+            question, retrieve(question, 5).hits, MODE.texts, context_size=560, max_tokens=128, count_tokens=estimate_tokens
+        )
+        assert example["messages"][:2] == plan.messages()
+        trimmed += any(p.trimmed for p in plan.passages)
+        gold = next(p for p in plan.passages if p.citation().location == example["meta"]["source"])
+        for body in re.findall(r"(.+?) \[\d+\]\.(?: |$)", example["messages"][2]["content"]):
+            for number in re.findall(r"\d+", body):
+                assert number in gold.text or number in gold.header
+    assert trimmed  # the context was small enough to trim: the check above saw windows, not chunks

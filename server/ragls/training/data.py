@@ -155,10 +155,11 @@ class ExampleBuilder:
             count_tokens=estimate_tokens,
         )
 
-    def _example(self, candidate: Candidate, plan: PromptPlan, target: str, kind: str) -> Example:
-        chunk = candidate.chunk
+    def _example(self, candidate: Candidate, plan: PromptPlan, target: str, kind: str, source: str | None = None) -> Example:
+        # The source is the gold passage as shown (a trimmed window of its lines when the context
+        # is short); an abstention, which does not show it, names the whole passage.
         meta = {
-            "source": f"{chunk.path}:{chunk.start_line}-{chunk.end_line}",
+            "source": source or candidate.chunk.location,
             "kind": kind,
             "question": candidate.question,
             "passages": [p.citation().location for p in plan.passages],
@@ -184,7 +185,7 @@ class ExampleBuilder:
         reason = check_target(target, plan.passages, not_covered=self.not_covered, bounds=self.mode.bounds)
         if reason is not None:
             return reason
-        return self._example(candidate, plan, target, candidate.kind)
+        return self._example(candidate, plan, target, candidate.kind, source=gold.citation().location)
 
     def abstention(self, candidate: Candidate) -> Example | str:
         """The same question with every retrieved passage that holds its answer taken out."""
