@@ -160,6 +160,8 @@ def prose_sentences(text: str, start_line: int) -> list[Sentence]:
         if in_fence:
             continue
         line = _QUOTE_MARK.sub("", line)  # "> a quoted note" reads as its text
+        if "{{" in line:  # rendered before sentences are cut: "`x`. {{< tooltip text="Pods" >}} run" is two
+            line = _SHORTCODE.sub("", _TOOLTIP.sub(_tooltip, line))
         stripped = line.strip()
         if _markup_only(stripped):
             flush()
