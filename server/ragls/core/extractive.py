@@ -289,7 +289,15 @@ def extractive_answer(
     parts = analyze_query(question)
     terms = list(dict.fromkeys(t.lower() for t in (*parts.words, *parts.subwords)))
     whole = {t.lower() for t in parts.spelled_out}
-    prefixes = {t: (t if t in whole else match_prefix(t)) for t in terms}
+    # prefix length -> prefix -> the terms it stands for (a word matches a term when it starts with
+    # the term's prefix; spelled-out Greek letters match whole words only)
+    by_length: dict[int, dict[str, list[str]]] = {}
+    for t in terms:
+        if t not in whole:
+            prefix = match_prefix(t)
+            by_length.setdefault(len(prefix), {}).setdefault(prefix, []).append(t)
+    all_prefixes = sorted({p for table in by_length.values() for p in table}, key=len, reverse=True)
+    starts = re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, all_prefixes)) + r")[^\W_]*") if all_prefixes else None
     # A sentence sharing a single word with a long question is rarely an answer to it.
     needed = 1 if len(set(parts.words)) <= 2 else 2
     candidates: list[tuple[int, int, Sentence, frozenset[str]]] = []
@@ -306,11 +314,13 @@ def extractive_answer(
             seen.add(key)
             if quoted and quoted in " ".join(w.lower() for w in _WORD.findall(sentence.text)):
                 continue
-            words = {fold_letters(w).lower() for w in _WORD.findall(sentence.text)}
-            matched = frozenset(
-                t for t, prefix in prefixes.items()
-                if (t in words if t in whole else any(w.startswith(prefix) for w in words))
-            )
+            folded = fold_letters(sentence.text).lower()
+            found = {t for t in whole if re.search(rf"(?<![^\W_]){re.escape(t)}(?![^\W_])", folded)} if whole else set()
+            # one scan finds the words that start with some prefix; only those are looked up
+            for word in set(starts.findall(folded)) if starts is not None else ():
+                for length, table in by_length.items():
+                    found.update(table.get(word[:length], ()))
+            matched = frozenset(found)
             if len(matched) >= needed:
                 candidates.append((rank, position, sentence, matched))
     if not candidates:
