@@ -287,7 +287,8 @@ def extractive_answer(
     if not result.covered or not result.hits:
         return Answer(text=NOT_COVERED, citations=(), abstained=True)
     parts = analyze_query(question)
-    terms = list(dict.fromkeys(t.lower() for t in (*parts.words, *parts.subwords)))
+    # (a possessive asks about its noun: "Pod's" is matched as "pod")
+    terms = list(dict.fromkeys(re.sub(r"'s?$", "", t.lower()) for t in (*parts.words, *parts.subwords)))
     whole = {t.lower() for t in parts.spelled_out}
     # prefix length -> prefix -> the terms it stands for (a word matches a term when it starts with
     # the term's prefix; spelled-out Greek letters match whole words only)
