@@ -119,7 +119,7 @@ class ConfigSummary:
         }
 
 
-# (label, kind) in table order; kind: "%" share, "f" fraction with 3 digits, "n" number, "ms"
+# (key in ConfigSummary.rows(), label, kind) in table order; kind: "%" share, "f" fraction, "n" number, "ms"
 ROWS: tuple[tuple[str, str, str], ...] = (
     ("answered", "answered % of answerable", "%"),
     ("declined", "declined % of unanswerable", "%"),
