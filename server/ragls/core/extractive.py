@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from ragls.core.query import analyze_query
+from ragls.core.query import STOPWORDS, analyze_query
 from ragls.core.letters import fold_letters
 from ragls.core.snippets import match_prefix
 from ragls.core.types import Answer, Chunk, Citation, Hit, SearchResult
@@ -245,6 +245,17 @@ _ASKS_HOW = re.compile(r"\bhow (?:do|can|should|would) (?:i|we|you)\b|\bhow to\b
 _ASKS_DEFINITION = re.compile(r"^\s*what(?:'s| is| are| does)\s+(?:an?\s+|the\s+)?(.+?)(?:\s+(?:for|do|mean))?\s*\??\s*$", re.I)
 
 
+def _definition_head(question: str) -> str:
+    """The prefix of the head noun a definition question asks about ("What is a container image?"
+    -> "imag", "What is the backoff of the retry_policy?" -> "backo"), or "" for other questions."""
+    definition = _ASKS_DEFINITION.match(question)
+    if not definition:
+        return ""
+    phrase = re.split(r"\s+of\s+", definition.group(1), maxsplit=1)[0]
+    words = [w.lower() for w in _WORD.findall(phrase) if w.lower() not in STOPWORDS]
+    return match_prefix(words[-1]) if 0 < len(words) <= 3 else ""
+
+
 def _answer_kind_bonus(question: str, sentence: str) -> float:
     """How much a sentence looks like the kind of answer the question asks for (0 .. 0.4)."""
     bonus = 0.0
@@ -256,12 +267,10 @@ def _answer_kind_bonus(question: str, sentence: str) -> float:
         bonus += 0.15
     elif _ASKS_HOW.search(question) and (_FLAG.search(sentence) or _CODE.search(sentence)):
         bonus += 0.15  # how-to answers name the command, flag or setting to use
-    definition = _ASKS_DEFINITION.match(question)
-    if definition and len(definition.group(1).split()) <= 4:
+    head = _definition_head(question)
+    if head:
         # a definition opens with its subject: "A _DaemonSet_ ensures that ...", "Operators are ..."
-        subject = {match_prefix(w.lower()) for w in _WORD.findall(definition.group(1))}
-        opening = [w.lower() for w in _WORD.findall(sentence)[:4]]
-        if any(w.startswith(prefix) for w in opening for prefix in subject):
+        if any(w.lower().startswith(head) for w in _WORD.findall(sentence)[:4]):
             bonus += 0.3
     return min(bonus, 0.4)
 
