@@ -211,6 +211,20 @@ def main() -> int:
         g1, gn = median(plain_generate_tps(one, prompt, args.tokens) for _ in range(2)), median(plain_generate_tps(plain, prompt, args.tokens) for _ in range(2))
         p1, pn = median(plain_prompt_tps(one, prompt) for _ in range(2)), median(plain_prompt_tps(plain, prompt) for _ in range(2))
         print(f"5. threads: generation {g1:.1f} tokens/s at 1 thread, {gn:.1f} at {threads} (x{gn / g1:.2f}); prompt {p1:.0f} vs {pn:.0f} tokens/s (x{pn / p1:.2f})")
+        # The same with one busy process beside it (an editor, a build): llama.cpp's threads wait
+        # for each other by spinning, so one thread too many for the free cores costs far more
+        # than the thread is worth.
+        import subprocess
+
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(0.5)
+            b1 = median(plain_generate_tps(one, prompt, args.tokens) for _ in range(2))
+            bn = median(plain_generate_tps(plain, prompt, args.tokens) for _ in range(2))
+        finally:
+            busy.kill()
+            busy.wait()
+        print(f"   with one busy process beside it: generation {b1:.1f} tokens/s at 1 thread, {bn:.1f} at {threads}")
         one.close()
 
     # 7. Memory, apart.

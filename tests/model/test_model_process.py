@@ -91,16 +91,17 @@ def test_a_worker_that_ignores_a_cancel_is_killed_and_restarted(model_files, hit
     assert host.wait_ready(30)
     pid = host.status().process_id
     cancel = threading.Event()
+    cancelled_at: list[float] = []
 
     def freeze_then_cancel(_: str) -> None:
         if not cancel.is_set():
             os.kill(pid, signal.SIGSTOP)  # stuck: neither generating nor reading its connection
+            cancelled_at.append(time.monotonic())
             cancel.set()
 
-    started = time.monotonic()
     with pytest.raises(ModelCrashed, match="did not stop within 2 s of a cancel"):
         host.answer("How many retries?", hits, on_delta=freeze_then_cancel, cancel=cancel)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - cancelled_at[0] < 2 + 4  # the grace period, then a kill (slack for a busy CI)
     wait_for(lambda: host.status().state == "ready" and host.status().process_id != pid)
     host.close()
 
