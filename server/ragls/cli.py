@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ragls import __version__
+from ragls.errors import UserError
 from ragls.settings import AdapterSpec, IndexSettings, ModelSettings, Settings, parse_settings
 
 log = logging.getLogger("ragls")
@@ -402,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (NotADirectoryError, FileNotFoundError, PermissionError) as exc:
+    except (NotADirectoryError, FileNotFoundError, PermissionError, UserError) as exc:
         print(f"ragls: {exc}", file=sys.stderr)
         return 2
 

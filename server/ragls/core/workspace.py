@@ -269,6 +269,16 @@ def _dir_pruned(name: str) -> bool:
     return name in PRUNED_DIRS or name.endswith(".egg-info")
 
 
+def _encodable(name: str) -> bool:
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def discover(root: Path, settings: IndexSettings, rules: IgnoreRules | None = None) -> DiscoveryReport:
     """Every indexable file under ``root``, sorted by path, plus why the others were skipped."""
     root = Path(root)
@@ -300,6 +310,11 @@ def discover(root: Path, settings: IndexSettings, rules: IgnoreRules | None = No
         for entry in entries:
             name = entry.name
             rel = f"{rel_dir}/{name}" if rel_dir else name
+            if not _encodable(name):
+                # A name that is not valid UTF-8 (Python keeps its bytes as surrogates) cannot be a
+                # Tantivy term, a JSON manifest key or an LSP URI: skip that one entry, counted.
+                report.skip("undecodable-name", os.fsencode(rel).decode("utf-8", "backslashreplace"))
+                continue
             try:
                 if entry.is_symlink():
                     report.skip(_symlink_reason(root_real, entry.path), rel)
@@ -350,6 +365,8 @@ def check_file(root: Path, rel_path: str, settings: IndexSettings, rules: Ignore
     parts = rel_path.split("/")
     if not rel_path or ".." in parts:
         return "outside"
+    if not _encodable(rel_path):
+        return "undecodable-name"
     for k, part in enumerate(parts[:-1]):
         if _dir_pruned(part) or (part in OUTPUT_DIRS and not (root.joinpath(*parts[:k + 1]) / "__init__.py").exists()):
             return "ignored-dir"
