@@ -86,3 +86,150 @@ async def test_a_deleted_and_recreated_folder_is_picked_up_again_and_status_tell
         return any(c["uri"].endswith("docs/pump.md") for c in answer["citations"])
 
     await h.wait_until(pump_found, 10)
+
+
+# --- item 5: a range ending at line 2**31 - 1 ----------------------------------------------------
+
+async def test_a_huge_range_end_line_is_answered_at_once_and_nothing_waits(vclient, workspace):
+    uri = (workspace / "docs" / "retry.md").as_uri()
+    vclient.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri, language_id="markdown", version=1, text=h.RETRY_DOC)))
+    big = {"start": {"line": 4, "character": 0}, "end": {"line": 2**31 - 1, "character": 2**31 - 1}}
+    ask = asyncio.ensure_future(h.ask(vclient, "What does this say?", textDocument={"uri": uri}, range=big))
+    _, waited = await timed(h.request(vclient, "ragls/status", {}), 5)
+    answer, _ = await timed(ask, 5)
+    assert waited < 2 and answer["citations"]
+
+
+# --- item 6: documents the client did not open ----------------------------------------------------
+
+HOVER_TIMEOUT_S = 3
+
+
+async def hover(client, uri: str, line: int = 0, character: int = 3):
+    return await client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=character)))
+
+
+async def test_hover_and_ask_on_a_fifo_answer_at_once(vclient, workspace, tmp_path):
+    fifo = workspace / "docs" / "pipe.md"
+    os.mkfifo(fifo)
+    outside_fifo = tmp_path / "outside.md"
+    os.mkfifo(outside_fifo)
+    for target in (fifo, outside_fifo):
+        result, _ = await timed(hover(vclient, target.as_uri()), HOVER_TIMEOUT_S)
+        assert result is None
+        answer, _ = await timed(h.ask(vclient, "What is the retry policy?", textDocument={"uri": target.as_uri()},
+                                      position={"line": 0, "character": 1}), HOVER_TIMEOUT_S)
+        assert answer["citations"]
+    await timed(h.request(vclient, "ragls/status", {}), 2)
+
+
+async def test_hover_on_a_device_answers_at_once_without_reading_it(vclient):
+    for device in ("/dev/zero", "/dev/urandom"):
+        result, _ = await timed(hover(vclient, Path(device).as_uri()), HOVER_TIMEOUT_S)
+        assert result is None
+    await timed(h.request(vclient, "ragls/status", {}), 2)
+
+
+async def test_a_file_outside_every_workspace_folder_is_not_read(vclient, workspace, tmp_path):
+    # On disk, not opened, and it names a symbol the workspace documents: only its not being inside
+    # a workspace folder keeps ragls from reading it.
+    outside = tmp_path / "elsewhere" / "session.py"
+    outside.parent.mkdir()
+    outside.write_text(h.SESSION_PY)
+    inside = workspace / "src" / "session.py"
+    line = h.SESSION_PY.splitlines()[7]
+    character = line.index("retry_policy") + 3
+    assert await hover(vclient, inside.as_uri(), 7, character) is not None  # the same file inside: a hover
+    assert await hover(vclient, outside.as_uri(), 7, character) is None
+
+
+# --- item 7: buffers obey maxFileSizeKb -----------------------------------------------------------
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def small_limit_client(lsp_client: LanguageClient, workspace: Path, index_parent: Path):
+    params = h.init_params(pytest_lsp.client_capabilities("visual_studio_code"), [workspace], index_parent)
+    params.initialization_options = {"index": {"indexDir": str(index_parent), "maxFileSizeKb": 2}}
+    await lsp_client.initialize_session(params)
+    await h.wait_indexed(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_buffer_over_the_size_limit_is_not_indexed(small_limit_client, workspace):
+    client = small_limit_client
+    filler = "".join(f"Line {n} of the quokka habitat survey notes.\n" for n in range(200))  # ~9 KB > 2 KB
+    big = workspace / "docs" / "big.md"
+    small = workspace / "docs" / "small.md"
+    for path, text in ((big, "# Survey\n\n" + filler), (small, "# Wombat\n\nThe wombat burrow census.\n")):
+        client.text_document_did_open(types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=path.as_uri(), language_id="markdown", version=1, text=text)))
+
+    async def small_indexed():  # buffers are indexed in order: once the small one is, the big one was decided
+        answer = await h.ask(client, "What does the wombat burrow census count?")
+        return any(c["uri"] == small.as_uri() for c in answer["citations"])
+
+    await h.wait_until(small_indexed, 10)
+    answer = await h.ask(client, "What does the quokka habitat survey say?")
+    assert not any(c["uri"] == big.as_uri() for c in answer["citations"])
+    assert (await status_folder(client))["files"] == 3  # retry.md, session.py, small.md
+
+
+# --- item 9: requests right after `initialized` are queued, not refused ----------------------------
+
+CONFIG_DELAY_S = 2.0
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def slow_config_client(lsp_client: LanguageClient, workspace: Path, index_parent: Path):
+    """A client that takes CONFIG_DELAY_S to answer workspace/configuration (as slow editors do)."""
+
+    async def slow_configuration(params: types.ConfigurationParams):
+        await asyncio.sleep(CONFIG_DELAY_S)
+        return [None for _ in params.items]
+
+    lsp_client.protocol.fm.features[types.WORKSPACE_CONFIGURATION] = slow_configuration
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_requests_right_after_initialized_wait_for_the_set_up_instead_of_failing(slow_config_client, workspace, index_parent):
+    client = slow_config_client
+    await client.initialize_session(h.init_params(pytest_lsp.client_capabilities("visual_studio_code"), [workspace], index_parent))
+    started = time.monotonic()
+    uri = (workspace / "src" / "session.py").as_uri()
+    line = h.SESSION_PY.splitlines()[7]
+    status, answer, hovered, reindex = await asyncio.wait_for(asyncio.gather(
+        h.request(client, "ragls/status", {}),
+        h.ask(client, "What is the backoff of the retry_policy?"),
+        hover(client, uri, 7, line.index("retry_policy") + 3),
+        client.workspace_execute_command_async(types.ExecuteCommandParams(command="ragls.reindex", arguments=[])),
+    ), 20)
+    assert time.monotonic() - started >= CONFIG_DELAY_S * 0.9  # they really waited for the set-up
+    assert status["folders"] and status["folders"][0]["uri"] == workspace.as_uri()
+    assert "indexComplete" in answer and isinstance(answer["citations"], list)
+    assert h.plain(reindex) == {"started": True}
+    del hovered  # a hover may be null while the first index runs; that it was answered is the point
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def uninitialized_client(lsp_client: LanguageClient, workspace: Path, index_parent: Path):
+    yield
+    await lsp_client.initialize_session(h.init_params(pytest_lsp.client_capabilities("visual_studio_code"), [workspace], index_parent))
+    await lsp_client.shutdown_session()
+
+
+async def test_every_request_before_initialize_is_refused_alike(uninitialized_client, workspace):
+    client = uninitialized_client
+    uri = (workspace / "src" / "session.py").as_uri()
+    calls = {  # raw: pytest-lsp's client itself refuses to send requests before initialize
+        "ragls/status": {},
+        "ragls/ask": {"question": "anything?"},
+        "textDocument/hover": {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 3}},
+        "workspace/executeCommand": {"command": "ragls.reindex", "arguments": []},
+    }
+    for method, params in calls.items():
+        with pytest.raises(JsonRpcException) as refused:
+            await h.raw_request(client, method, params)
+        assert refused.value.code == -32002, method
