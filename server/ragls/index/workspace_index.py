@@ -38,7 +38,7 @@ from ragls.core.types import SearchResult
 from ragls.core.workspace import IgnoreRules, check_file, discover
 from ragls.errors import IndexDirError
 from ragls.index.retrieval import Retriever
-from ragls.index.preparation import PreparedFile, prepare_batch, prepare_file
+from ragls.index.preparation import PreparedFile, prepare_batch, prepare_file, redact_file_text
 from ragls.index.schema import SCHEMA_VERSION, build_schema, chunk_to_document, prepared_to_document
 from ragls.settings import IndexSettings
 
@@ -85,6 +85,7 @@ class IndexReport:
     seconds: float = 0.0
     bytes_read: int = 0
     messages: list[str] = field(default_factory=list)
+    redacted: int = 0  # secret values redacted in the index after the run (core.secrets)
 
     @property
     def mb_per_s(self) -> float:
@@ -99,6 +100,7 @@ class IndexStats:
     index_dir: Path
     skipped: Counter
     read_only: bool
+    redacted: int = 0
 
 
 def default_index_dir(root: Path) -> Path:
@@ -136,6 +138,7 @@ class WorkspaceIndex:
         self._writer: tantivy.IndexWriter | None = None
         self._read_only = False
         self._overlays: dict[str, str] = {}
+        self._overlay_redactions: dict[str, int] = {}
         self._skipped: Counter = Counter()
         self._last_update: float | None = None
         self._rules = IgnoreRules(self.root, settings)
@@ -360,6 +363,11 @@ class WorkspaceIndex:
                 if self._overlays.pop(rel, None) is not None:
                     self.update_paths([rel])
                 return
+            if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_file_size_kb * 1024:
+                # the same limit as files: a buffer that grew past it goes back to the disk file
+                if self._overlays.pop(rel, None) is not None:
+                    self.update_paths([rel])
+                return
             if not self._accepts_buffer(rel):
                 return
             writer = self._get_writer()
@@ -370,6 +378,7 @@ class WorkspaceIndex:
             # the buffer re-reads the file.
             self._manifest.pop(rel, None)
             writer.delete_documents_by_term("path", rel)
+            text, self._overlay_redactions[rel] = redact_file_text(rel, text)
             chunks = chunk_document(rel, text)
             for chunk in chunks:
                 writer.add_document(chunk_to_document(chunk))
@@ -477,6 +486,8 @@ class WorkspaceIndex:
         for chunk in prepared.chunks:
             writer.add_document(prepared_to_document(rel, chunk))
         self._manifest[rel] = {"size": wfile.size, "mtime_ns": wfile.mtime_ns, "hash": prepared.digest, "chunks": len(prepared.chunks)}
+        if prepared.redacted:
+            self._manifest[rel]["redacted"] = prepared.redacted
         return 1
 
     def _commit(self, writer: tantivy.IndexWriter) -> None:
@@ -489,7 +500,12 @@ class WorkspaceIndex:
         report.seconds = time.perf_counter() - started
         report.files = self._file_count()
         report.chunks = self._index.searcher().num_docs
+        report.redacted = self._redacted_count()
         return report
+
+    def _redacted_count(self) -> int:
+        from_files = sum(entry.get("redacted", 0) for entry in list(self._manifest.values()))
+        return from_files + sum(self._overlay_redactions.get(rel, 0) for rel in list(self._overlays))
 
     def _file_count(self) -> int:
         # An open buffer's path leaves the manifest (set_overlay), so the two never overlap.
@@ -534,6 +550,7 @@ class WorkspaceIndex:
             index_dir=self.index_dir,
             skipped=Counter(self._skipped),
             read_only=self._read_only,
+            redacted=self._redacted_count(),
         )
 
     def close(self) -> None:
