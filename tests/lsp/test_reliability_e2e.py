@@ -233,3 +233,48 @@ async def test_every_request_before_initialize_is_refused_alike(uninitialized_cl
         with pytest.raises(JsonRpcException) as refused:
             await h.raw_request(client, method, params)
         assert refused.value.code == -32002, method
+
+
+# --- item 10: secret values never reach an answer, a hover or the index -----------------------------
+
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYz9q8sKx2Lm"
+BUFFER_TOKEN = "ghp_" + "Qw3Er4Ty5Ui6Op7As8Df9Gh0Jk1Lz2Xc3Vb4Nm"
+
+
+async def test_secrets_in_files_and_buffers_are_redacted_in_every_answer_and_counted(vclient, workspace):
+    config = workspace / "src" / "orchard_config.py"
+    config.write_text(
+        '"""Orchard deployment settings."""\n\n\ndef orchard_credentials():\n'
+        f'    """The orchard_credentials used by the harvest uploader."""\n    AWS_SECRET_ACCESS_KEY = "{AWS_SECRET}"\n'
+        "    return AWS_SECRET_ACCESS_KEY\n"
+    )
+
+    async def found():
+        answer = await h.ask(vclient, "Which orchard_credentials does the harvest uploader use?")
+        return answer if any(c["uri"] == config.as_uri() for c in answer["citations"]) else None
+
+    answer = await h.wait_until(found, 10)
+    assert AWS_SECRET not in str(answer) and "[REDACTED]" in str(answer)
+    assert (await status_folder(vclient))["redactedSecrets"] == 1
+
+    # a hover that explains the function cites the redacted passage
+    user = workspace / "src" / "uploader.py"
+    user_text = "from orchard_config import orchard_credentials\n\nkeys = orchard_credentials()\n"
+    vclient.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=user.as_uri(), language_id="python", version=1, text=user_text)))
+    hovered = await hover(vclient, user.as_uri(), 2, user_text.splitlines()[2].index("orchard_credentials") + 2)
+    assert hovered is not None and AWS_SECRET not in hovered.contents.value
+
+    # an unsaved buffer with a token in it: the overlay is redacted too
+    notes = workspace / "docs" / "deploy.md"
+    vclient.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=notes.as_uri(), language_id="markdown", version=1,
+        text=f"# Deploying the orchard\n\nPush with the deploy token {BUFFER_TOKEN} to the orchard remote.\n")))
+
+    async def buffer_found():
+        answer = await h.ask(vclient, "Which deploy token pushes to the orchard remote?")
+        return answer if any(c["uri"] == notes.as_uri() for c in answer["citations"]) else None
+
+    answer = await h.wait_until(buffer_found, 10)
+    assert BUFFER_TOKEN not in str(answer)
+    assert (await status_folder(vclient))["redactedSecrets"] == 2
