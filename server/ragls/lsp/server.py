@@ -31,7 +31,7 @@ from ragls.index.preparation import decode_text
 from ragls.index.workspace_index import IndexProgress, IndexReport
 from ragls.lsp import convert, protocol
 from ragls.lsp.progress import ServerProgress
-from ragls.lsp.rpc import RaglsProtocol, converter_factory
+from ragls.lsp.rpc import RaglsProtocol, converter_factory, serve_stdio
 from ragls.lsp.workspaces import Folder, FolderSpec, Workspaces
 from ragls.settings import Settings, parse_settings
 
@@ -551,11 +551,14 @@ def serve(args: Any = None, cli_settings: dict | None = None) -> int:
         else:
             # The protocol owns the real stdout. Anything else that writes to fd 1 (a stray print, a
             # C library) would corrupt the message stream, so fd 1 becomes stderr for everyone else.
+            if sys.stdin is None or sys.stdout is None:  # started with fd 0 or 1 closed
+                log.error("ragls --stdio needs stdin and stdout connected to the editor")
+                return 2
             protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
             sys.stdout.flush()
             os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
             sys.stdout = sys.stderr
-            server.start_io(sys.stdin.buffer, protocol_out)
+            return serve_stdio(server, sys.stdin.fileno(), protocol_out)
     finally:
         server.on_shutdown()
     return 0
