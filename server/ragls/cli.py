@@ -444,7 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "json", False) and args.command in ("index", "search", "ask"):
         sys.stdout = TerminalSafeWriter(sys.stdout)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is handled, not at interpreter exit
+        return code
     except BrokenPipeError:
         # `ragls search … | head`: the reader has what it wanted. Quietly, as other tools do; point
         # stdout at /dev/null so the interpreter's final flush cannot raise again.

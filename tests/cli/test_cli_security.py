@@ -83,3 +83,30 @@ def test_terminal_control_characters_in_file_text_are_neutralised_in_text_output
         assert "\\x1b" in done.stdout  # shown, harmlessly, so nothing is hidden from the reader
         as_json = ragls(command, str(root), "marmalade recipe bitter oranges", "--index-dir", index_dir, "--json")
         assert "\x1b]52" in as_json.stdout or "\\u001b]52" in as_json.stdout  # --json keeps the text exact
+
+
+# --- smaller items: nonsense arguments, a closed pipe ----------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("search", "q", "-k", "0"), ("search", "q", "-k", "many"), ("search", "q", "--max-per-file", "-1"),
+    ("index", "--max-file-size-kb", "0"), ("index", "--max-file-size-kb", "-5"), ("ask", "q?", "-k", "100000"),
+])
+def test_nonsense_numbers_are_refused_with_a_message(tmp_path, args):
+    command, *rest = args
+    done = ragls(command, str(tmp_path), *rest)
+    assert done.returncode == 2 and "expected" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    for n in range(300):
+        (root / f"note{n}.md").write_text(f"# Note {n}\n\nThe lighthouse keeper logs the lamp, the fog horn and the tide, entry {n}.\n")
+    index_dir = str(tmp_path / "idx")
+    assert ragls("index", str(root), "--index-dir", index_dir).returncode == 0
+    errors = tmp_path / "stderr.txt"
+    command = (f"{sys.executable} -m ragls search {root} 'lighthouse keeper lamp fog horn tide' -k 1000 --max-per-file 5 "
+               f"--index-dir {index_dir} 2>{errors} | head -c 10")
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
+    assert len(done.stdout) == 10
+    assert "Traceback" not in errors.read_text() and "BrokenPipe" not in errors.read_text(), errors.read_text()

@@ -131,3 +131,41 @@ def test_a_manifest_claiming_more_than_the_index_holds_is_not_trusted(workspace,
     assert any("re-reading every file" in m for m in index.messages)
     index.sync()
     assert index.search("zebra crossing").hits[0].chunk.path == "docs/extra.md"
+
+
+# --- smaller items: bad patterns, an index inside its own workspace ------------------------------
+
+@pytest.mark.parametrize("where", ["exclude-setting", "gitignore"])
+def test_an_invalid_pattern_is_left_out_with_a_warning_and_indexing_goes_on(workspace, index_dir, where):
+    import dataclasses
+
+    from ragls.settings import IndexSettings
+
+    settings = IndexSettings()
+    if where == "exclude-setting":
+        settings = dataclasses.replace(settings, exclude=("!", "docs/"))
+    else:
+        (workspace / ".gitignore").write_text("!\ndocs/\n")
+    index = WorkspaceIndex(workspace, settings, index_dir=index_dir)
+    report = index.sync()
+    messages = index.messages + report.messages
+    assert any("invalid pattern '!'" in m for m in messages), messages
+    assert report.files == 2  # README.md and src/client.py: the valid pattern docs/ still applies
+    assert not index.is_indexed("docs/retry.md")
+
+
+def test_an_invalid_exclude_pattern_on_the_command_line_is_a_warning_not_a_traceback(workspace, tmp_path):
+    done = ragls("index", str(workspace), "--index-dir", str(tmp_path / "idx"), "--exclude", "!", "--json")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "invalid pattern" in done.stderr
+    assert json.loads(done.stdout)["files"] == 3
+
+
+def test_an_index_dir_inside_the_workspace_is_never_indexed(workspace):
+    index_dir = workspace / "idx"
+    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    first = index.sync()
+    again = index.sync()  # the first commit changed manifest.json and meta.json inside the workspace
+    assert first.files == 3 and again.files == 3
+    assert (again.added, again.updated, again.removed) == (0, 0, 0)
+    assert not any(index.is_indexed(f"idx/{name}") for name in ("manifest.json", "meta.json", "ragls-index.json"))

@@ -141,8 +141,9 @@ class WorkspaceIndex:
         self._overlay_redactions: dict[str, int] = {}
         self._skipped: Counter = Counter()
         self._last_update: float | None = None
-        self._rules = IgnoreRules(self.root, settings)
         self.messages: list[str] = []  # user-facing notes from opening (e.g. schema rebuild)
+        self._rules = self._new_rules()
+        self.messages.extend(self._rules.warnings)
         self._fresh = False
         self._index = self._open_index()
         self._manifest: dict[str, dict] = self._load_manifest()
@@ -181,6 +182,17 @@ class WorkspaceIndex:
             index = tantivy.Index(schema, path=str(self.index_dir), reuse=False)
         _atomic_write(version_file, json.dumps({"schema_version": SCHEMA_VERSION, "root": str(self.root)}))
         return index
+
+    def _new_rules(self) -> IgnoreRules:
+        # The index folder (and the server's parent of all index folders) is never indexed, even
+        # when a user puts it inside the workspace: every commit would change it and start a loop.
+        inside = []
+        for folder in {self.index_dir, *( [Path(self.settings.index_dir).expanduser().resolve()] if self.settings.index_dir else [])}:
+            try:
+                inside.append(folder.relative_to(self.root).as_posix())
+            except ValueError:
+                pass
+        return IgnoreRules(self.root, self.settings, excluded_dirs=tuple(r for r in inside if r not in ("", ".")))
 
     def _note(self, note: str) -> None:
         self.log.warning(note)
@@ -271,9 +283,10 @@ class WorkspaceIndex:
         """Bring the index up to date with the workspace on disk (incremental)."""
         started = time.perf_counter()
         with self._write_lock:
-            self._rules = IgnoreRules(self.root, self.settings)
+            self._rules = self._new_rules()
             discovery = discover(self.root, self.settings, self._rules)
             report = IndexReport(skipped=Counter(discovery.skipped))
+            report.messages.extend(self._rules.warnings)
             writer = self._get_writer()
             if writer is None:
                 report.messages.extend(self.messages)
