@@ -278,3 +278,29 @@ async def test_secrets_in_files_and_buffers_are_redacted_in_every_answer_and_cou
     answer = await h.wait_until(buffer_found, 10)
     assert BUFFER_TOKEN not in str(answer)
     assert (await status_folder(vclient))["redactedSecrets"] == 2
+
+
+# --- smaller items in the server: a bad pattern, the index inside the workspace, status before initialize
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def odd_settings_client(lsp_client: LanguageClient, workspace: Path):
+    params = h.init_params(pytest_lsp.client_capabilities("visual_studio_code"), [workspace], workspace / "indexes")
+    # an invalid exclude pattern, and the index folder inside the workspace it indexes
+    params.initialization_options = {"index": {"indexDir": str(workspace / "indexes"), "exclude": ["!", "src/"]}}
+    await lsp_client.initialize_session(params)
+    await h.wait_indexed(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_bad_pattern_and_an_index_inside_the_workspace_neither_stop_nor_loop(odd_settings_client):
+    client = odd_settings_client
+    folder = await status_folder(client)
+    assert folder["files"] == 1 and "error" not in folder  # docs/retry.md; src/ is excluded by the valid pattern
+    assert any("invalid pattern '!'" in m.message for m in client.messages), [m.message for m in client.messages]
+    # the index's own commits do not feed back into the index: it stays still
+    await asyncio.sleep(1.5)
+    settled = await status_folder(client)
+    await asyncio.sleep(1.5)
+    later = await status_folder(client)
+    assert later["lastUpdate"] == settled["lastUpdate"] and later["files"] == 1
