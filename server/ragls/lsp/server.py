@@ -357,6 +357,8 @@ class RaglsServer(LanguageServer):
         asks (-32002)."""
         if not self._initialize_seen or self._ready is None:
             raise JsonRpcServerNotInitialized("ragls has not received 'initialize' yet")
+        if self._ready.is_set():  # the usual case: no task, no wait (hover runs on every mouse rest)
+            return
         try:
             await asyncio.wait_for(asyncio.shield(self._ready.wait()), READY_TIMEOUT_S)
         except asyncio.TimeoutError:
