@@ -65,3 +65,31 @@ def test_redaction_is_stable_and_counts_each_value_once():
     once, count = redact_secrets(text, "python")
     assert count == 2
     assert redact_secrets(once, "python") == (once, 0)
+
+
+# --- the one-pass gate scan: C and Python twins agree ------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from ragls.core import secrets  # noqa: E402
+
+
+def test_the_c_gate_scan_is_built():
+    assert secrets._secret_gates is not secrets._gates_python  # the install compiles ragls._speedups
+
+
+_GATE_TEXT = st.text(alphabet=st.sampled_from(sorted(set("".join(g for g, _ in secrets._GATES) + "PASSWORDTokenApI_- \n" + "İKé€😀"))), max_size=80)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_GATE_TEXT, st.lists(st.sampled_from(secrets._GATES), min_size=1, max_size=8, unique=True))
+def test_the_c_gate_scan_equals_the_python_twin(text, gates):
+    gates = tuple(gates)
+    assert secrets._secret_gates(text, gates) == secrets._gates_python(text, gates)
+
+
+def test_redaction_is_the_same_with_and_without_the_c_gates(monkeypatch):
+    texts = [text for _lang, text, _secret in SECRET_CASES]
+    native = [redact_secrets(t) for t in texts]
+    monkeypatch.setattr(secrets, "_secret_gates", secrets._gates_python)
+    assert [redact_secrets(t) for t in texts] == native

@@ -8,9 +8,9 @@ through it, so the index itself never holds the value and no output (snippets, a
 citations) can show it.
 
 Why a small rule set and not ``detect-secrets``: that tool runs two dozen plugins over every line,
-which costs more than the whole indexing pipeline (≈ 50 ns a byte); here each rule has a literal
-anchor that is looked for first (``str.find`` speed), so a file without any anchor — nearly every
-file — costs a few scans at memory speed. The rules follow the formats detect-secrets and gitleaks
+which costs more than the whole indexing pipeline (≈ 50 ns a byte); here each rule has literal
+gates, all looked for in one pass over the text (``_speedups.secret_gates``, or its Python twin:
+one ``in`` scan per gate), and only the rules whose gate occurs run their pattern. The rules follow the formats detect-secrets and gitleaks
 know: well-known token prefixes, private-key blocks, credentials in URLs, and literal values
 assigned to secret-looking keys (``password``, ``secret``, ``token``, ``api_key``, …).
 
@@ -37,12 +37,12 @@ _TOKEN_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
     (gates, re.compile(pattern))
     for gates, pattern in (
         (("AKIA", "ASIA"), r"A(?:KIA|SIA)[0-9A-Z]{16}(?![0-9A-Za-z])"),  # AWS access key ids
-        (("gh",), r"(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})(?![0-9A-Za-z])"),  # GitHub
+        (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), r"(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})(?![0-9A-Za-z])"),  # GitHub
         (("glpat-",), r"glpat-[A-Za-z0-9_-]{20,}"),  # GitLab
         (("xox",), r"xox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack
         (("hooks.slack",), r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}"),
         # Stripe secret keys; OpenAI and Anthropic keys (a digit somewhere: not ``sk-learn-…`` prose)
-        (("sk_", "sk-"), r"sk(?:_(?:live|test)_[0-9A-Za-z]{16,}|-(?:proj-|ant-[a-z0-9]+-)?(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{20,})"),
+        (("sk_live_", "sk_test_", "sk-"), r"sk(?:_(?:live|test)_[0-9A-Za-z]{16,}|-(?:proj-|ant-[a-z0-9]+-)?(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{20,})"),
         (("AIza",), r"AIza[0-9A-Za-z_-]{35}"),  # Google API keys
         (("npm_",), r"npm_[A-Za-z0-9]{36}(?![0-9A-Za-z])"),
         (("pypi-",), r"pypi-AgE[A-Za-z0-9_-]{50,}"),
@@ -72,9 +72,56 @@ _KEY_WORDS = tuple(
     (gate, re.compile(pattern))
     for gate, pattern in (
         ("passw", r"passw(?:or)?d"), ("pwd", r"pwd"), ("secret", r"secret"), ("token", r"token"),
-        ("credential", r"credential"), ("api", r"api[_-]?key"),
+        ("credential", r"credential"), ("apikey", r"apikey"), ("api_key", r"api_key"), ("api-key", r"api-key"),
     )
 )
+# Every gate, for one pass over the text (``_speedups.secret_gates``; twin ``_gates_python``):
+# (gate, fold) — fold: the keyword gates match either case.
+_GATES: tuple[tuple[str, bool], ...] = tuple(
+    dict.fromkeys(
+        [(gate, False) for gates, _ in _TOKEN_RULES for gate in gates]
+        + [("PRIVATE KEY", False), ("://", False)]
+        + [(gate, True) for gate, _ in _KEY_WORDS]
+    )
+)
+_GATE_BIT = {gate: 1 << n for n, gate in enumerate(_GATES)}
+_TOKEN_MASKS = tuple(sum(_GATE_BIT[(gate, False)] for gate in gates) for gates, _ in _TOKEN_RULES)
+_KEY_MASKS = tuple(_GATE_BIT[(gate, True)] for gate, _ in _KEY_WORDS)
+_PEM_BIT = _GATE_BIT[("PRIVATE KEY", False)]
+_URL_BIT = _GATE_BIT[("://", False)]
+
+
+def _gates_python(text: str, gates: tuple[tuple[str, bool], ...]) -> int:
+    """Bit mask of the gates that occur in ``text`` (bit n: ``gates[n]``); a folding gate (given
+    in lower case) matches ASCII letters of either case. Twin of ``_speedups.secret_gates``."""
+    lowered = None
+    mask = 0
+    for n, (gate, fold) in enumerate(gates):
+        if fold:
+            if lowered is None:  # ASCII letters only, as the C twin folds them
+                lowered = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+            mask |= (gate in lowered) << n
+        else:
+            mask |= (gate in text) << n
+    return mask
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(text: str) -> str:
+    """``text`` lower-cased with every position kept (the patterns' matches index ``text``).
+    ``str.lower`` keeps the length for all but a few letters (İ becomes two characters); only then
+    the much slower ASCII-only translation is used."""
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else text.translate(_ASCII_LOWER)
+
+
+try:
+    from ragls._speedups import secret_gates as _secret_gates
+except ImportError:  # built without a C compiler (or an older build): the same mask, a few times slower
+    _secret_gates = _gates_python
+
 _KEY_CHAR = re.compile(r"[\w.-]*")
 # after the key: an optional closing quote, an assignment, then a quoted or a bare value
 _ASSIGNMENT = re.compile(
@@ -139,39 +186,41 @@ def redact_secrets(text: str, language: str = "") -> tuple[str, int]:
     ``language`` is the file's language (``chunking.language_for``; "" for prose): it decides
     whether a bare word after ``password =`` is a literal or a variable."""
     spans: list[tuple[int, int]] = []  # (start, end) of each value to redact
+    present = _secret_gates(text, _GATES)  # one pass: which rules can match at all
+    if not present:
+        return text, 0  # nearly every file
 
-    if "PRIVATE KEY" in text:
+    if present & _PEM_BIT:
         for match in _PEM.finditer(text):
             body = match.group("body")
             if len(body.strip()) >= _PEM_MIN_BODY:
                 spans.append(match.span("body"))
-    for gates, pattern in _TOKEN_RULES:
-        if any(gate in text for gate in gates):
+    for mask, (_gates, pattern) in zip(_TOKEN_MASKS, _TOKEN_RULES):
+        if present & mask:
             spans.extend(m.span() for m in pattern.finditer(text) if _starts_word(text, m.start()))
-    if "://" in text:
+    if present & _URL_BIT:
         for match in _URL_CREDENTIALS.finditer(text):
             if not _is_reference(match.group("value")):
                 spans.append(match.span("value"))
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few letters lower-case to two characters (İ): keep positions
-        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-    bare_ok = language in _BARE_LITERAL_LANGUAGES
-    for gate, word in _KEY_WORDS:
-        if gate not in lowered:
-            continue
-        for match in word.finditer(lowered):
-            key_start = match.start()
-            while key_start > 0 and (text[key_start - 1].isalnum() or text[key_start - 1] in "_.-"):
-                key_start -= 1
-            key_end = _KEY_CHAR.match(text, match.end()).end()
-            assigned = _ASSIGNMENT.match(text, key_end)
-            if assigned is None:
+    if any(present & mask for mask in _KEY_MASKS):
+        lowered = _ascii_lower(text)
+        bare_ok = language in _BARE_LITERAL_LANGUAGES
+        for mask, (_gate, word) in zip(_KEY_MASKS, _KEY_WORDS):
+            if not present & mask:
                 continue
-            group = "quoted" if assigned.group("quoted") is not None else "bare"
-            if group == "bare" and not bare_ok:
-                continue
-            if _worth_redacting(text[key_start:key_end], assigned.group(group)):
-                spans.append(assigned.span(group))
+            for match in word.finditer(lowered):
+                key_start = match.start()
+                while key_start > 0 and (text[key_start - 1].isalnum() or text[key_start - 1] in "_.-"):
+                    key_start -= 1
+                key_end = _KEY_CHAR.match(text, match.end()).end()
+                assigned = _ASSIGNMENT.match(text, key_end)
+                if assigned is None:
+                    continue
+                group = "quoted" if assigned.group("quoted") is not None else "bare"
+                if group == "bare" and not bare_ok:
+                    continue
+                if _worth_redacting(text[key_start:key_end], assigned.group(group)):
+                    spans.append(assigned.span(group))
     if not spans:
         return text, 0
     return _apply(text, spans)
