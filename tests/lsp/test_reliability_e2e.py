@@ -304,3 +304,54 @@ async def test_a_bad_pattern_and_an_index_inside_the_workspace_neither_stop_nor_
     await asyncio.sleep(1.5)
     later = await status_folder(client)
     assert later["lastUpdate"] == settled["lastUpdate"] and later["files"] == 1
+
+
+# --- item 2 in the server, and a folder that appears only after start-up ---------------------------
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def bad_name_client(lsp_client: LanguageClient, workspace: Path, index_parent: Path):
+    (workspace / os.fsdecode(b"docs/bad\xffname.md")).write_text("# Bad\n\nThe quince orchard.\n")
+    await lsp_client.initialize_session(h.init_params(pytest_lsp.client_capabilities("visual_studio_code"), [workspace], index_parent))
+    await h.wait_indexed(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs a filesystem that stores raw bytes in names")
+async def test_a_non_utf8_name_is_one_skipped_file_for_the_server_and_its_watcher(bad_name_client, workspace):
+    client = bad_name_client
+    folder = await status_folder(client)
+    # (pygls' client renames the non-identifier key "undecodable-name": compare the counts)
+    assert folder["files"] == 2 and list(folder["skipped"].values()) == [1] and "error" not in folder
+    (workspace / os.fsdecode(b"docs/worse\xfename.md")).write_text("# Worse\n")  # the watcher sees this one
+    (workspace / "docs" / "kiln.md").write_text("# Kiln\n\nThe pottery kiln fires at 1200 degrees.\n")
+
+    async def kiln_found():
+        answer = await h.ask(client, "How hot does the pottery kiln fire?")
+        return any(c["uri"].endswith("docs/kiln.md") for c in answer["citations"])
+
+    await h.wait_until(kiln_found, 10)
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def late_folder_client(lsp_client: LanguageClient, tmp_path: Path, index_parent: Path):
+    await lsp_client.initialize_session(h.init_params(pytest_lsp.client_capabilities("visual_studio_code"), [tmp_path / "later"], index_parent))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_folder_missing_at_start_up_is_indexed_once_it_appears(late_folder_client, tmp_path):
+    client = late_folder_client
+
+    async def failed():
+        folder = (await h.request(client, "ragls/status", {}))["folders"]
+        return folder[0] if folder and "error" in folder[0] else None
+
+    assert "appears" in (await h.wait_until(failed, 10))["error"]
+    h.write_workspace(tmp_path / "later")
+
+    async def indexed():
+        folder = await status_folder(client)
+        return folder if folder["files"] == 2 and not folder["indexing"] and folder["watcher"] == "inotify" else None
+
+    assert "error" not in await h.wait_until(indexed, 10)
