@@ -150,3 +150,26 @@ def test_framer_splits_any_chunking_of_good_messages_identically():
         for start in range(0, len(stream), size):
             got += framer.feed(stream[start:start + size])
         assert got == [(m, None) for m in messages], size
+
+
+def test_framer_accepts_other_headers_in_any_order_without_an_error():
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "m"}).encode()
+    stream = (b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\nContent-Length: " + str(len(body)).encode()
+              + b"\r\n\r\n" + body + frame(body))
+    assert Framer().feed(stream) == [(body, None), (body, None)]
+
+
+def test_framer_recovers_from_a_too_short_and_a_too_long_length():
+    good = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "m"}).encode()
+    frames = Framer().feed(frame(good, length=5) + frame(good) + frame(good, length=10_000) + frame(good))
+    bodies = [body for body, error in frames if body is not None]
+    assert bodies[0] == good[:5]  # what the short length said (the server answers it with -32700)
+    assert bodies[1:] == [good, good, good]  # nothing after it is lost
+    assert any(error for _, error in frames)  # the skipped tail was reported
+
+
+def test_framer_loses_no_message_after_a_header_that_never_ends():
+    good = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "m"}).encode()
+    for junk in (b"Content-Length: 30\r\nX-Junk: " + b"y" * 9000, b"Content-Length: 12\r\nX-Junk: y"):
+        frames = Framer().feed(junk + frame(good))
+        assert [body for body, _ in frames if body is not None] == [good], junk[:40]

@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import re
 import threading
 from typing import Any
 
@@ -120,6 +121,7 @@ MAX_HEADER_BYTES = 8192
 # it is (when it is complete JSON): a too-long Content-Length on the client's last message.
 STALLED_BODY_S = 1.0
 _HEADER_NAME = b"content-length:"
+_HEADER_LINES = re.compile(rb"(?:[A-Za-z][A-Za-z0-9-]*:[^\r\n]*\r\n)*\s*")
 _HEADER_END = b"\r\n\r\n"
 
 
@@ -132,6 +134,7 @@ class Framer:
     def __init__(self, max_length: int = MAX_CONTENT_LENGTH) -> None:
         self._buf = bytearray()
         self._need: int | None = None  # body length once a header block was read
+        self._scanned = 0  # how much of a pending body was searched for a following header already
         self._max = max_length
 
     @property
@@ -168,23 +171,27 @@ class Framer:
 
     def _take_header(self, out: list) -> bool:
         """Parse one header block off the buffer; False when more bytes are needed."""
-        lowered = bytes(self._buf[:MAX_HEADER_BYTES + 64]).lower()
-        start = lowered.find(_HEADER_NAME)
+        window = bytes(self._buf[:MAX_HEADER_BYTES]).lower()  # a header starts within this
+        start = window.find(_HEADER_NAME)
         if start < 0:
-            if len(self._buf) > MAX_HEADER_BYTES:
-                keep = len(_HEADER_NAME)  # a header may be arriving split across reads
-                out.append((None, f"skipped {len(self._buf) - keep} bytes that are not a message header"))
-                del self._buf[: len(self._buf) - keep]
+            if len(self._buf) >= MAX_HEADER_BYTES:
+                drop = len(window) - len(_HEADER_NAME)  # keep what may be a header name cut in two
+                out.append((None, f"skipped {drop} bytes that are not a message header"))
+                del self._buf[:drop]
+                return True  # and look at the rest
             return False
-        if start > 0 and self._buf[:start].strip():
+        if start > 0 and not _HEADER_LINES.fullmatch(bytes(self._buf[:start])):
+            # (other headers before Content-Length, such as Content-Type, are no error)
             out.append((None, f"skipped {start} bytes before a message header"))
         del self._buf[:start]
         end = self._buf.find(_HEADER_END)
+        again = bytes(self._buf[1 : end if end >= 0 else len(self._buf)]).lower().find(_HEADER_NAME)
+        if again >= 0 or end > MAX_HEADER_BYTES or (end < 0 and len(self._buf) > MAX_HEADER_BYTES):
+            # a header that never ended before the next one began (or goes on for ever)
+            out.append((None, "a message header without its end (\\r\\n\\r\\n)"))
+            del self._buf[: len(_HEADER_NAME)]  # look for the next header after this one
+            return True
         if end < 0:
-            if len(self._buf) > MAX_HEADER_BYTES:
-                out.append((None, "a message header without its end (\\r\\n\\r\\n)"))
-                del self._buf[: len(_HEADER_NAME)]  # look for the next header after this one
-                return True
             return False
         header = bytes(self._buf[:end])
         length_line = header.split(b"\r\n", 1)[0]
@@ -201,16 +208,21 @@ class Framer:
             out.append((None, "empty message (Content-Length 0)"))
             return True
         self._need = length
+        self._scanned = 0
         return True
 
     def _early_end(self, out: list) -> bool:
-        """A too-long Content-Length: the body ended early when a new header follows complete JSON."""
-        lowered = bytes(self._buf).lower()
+        """A too-long Content-Length: the body ended early when a new header follows complete JSON.
+        Only bytes not searched before are searched (a 10 MB body arrives in many reads)."""
+        begin = max(1, self._scanned - len(_HEADER_NAME))
+        lowered = bytes(self._buf[begin:]).lower()
+        self._scanned = len(self._buf)
         position = lowered.find(_HEADER_NAME)
-        while position > 0:
-            if _complete_json(bytes(self._buf[:position])):
-                body = bytes(self._buf[:position])
-                del self._buf[:position]
+        while position >= 0:
+            end = begin + position
+            if _complete_json(bytes(self._buf[:end])):
+                body = bytes(self._buf[:end])
+                del self._buf[:end]
                 self._need = None
                 out.append((body, None))
                 return True
