@@ -85,6 +85,11 @@ export interface ModelStatus {
   detail: string;
   path: string | null;
   adapters: { name: string; scale: number; active: boolean }[];
+  warnings: string[]; // e.g. a refused adapter, a clamped context, no chat template
+  processId: number | null; // the model process (local models, while ready)
+  rssMb: number | null; // its resident memory
+  recentCrashes: number; // crashes of the model process in the last 5 minutes
+  lastCrash: string | null; // e.g. "SIGSEGV (segmentation fault)"
 }
 
 export interface StatusResult {
@@ -124,6 +129,7 @@ export interface ServerSettings {
     gpuLayers: number;
     contextSize: number;
     threads: number | null;
+    weightRepacking: 'auto' | 'on' | 'off';
     maxTokens: number;
     temperature: number;
     seed: number | null;
@@ -143,6 +149,7 @@ export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
     gpuLayers: -1,
     contextSize: 4096,
     threads: null,
+    weightRepacking: 'auto',
     maxTokens: 512,
     temperature: 0.2,
     seed: null,

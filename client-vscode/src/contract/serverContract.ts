@@ -19,15 +19,19 @@ import {
   ResponseError,
 } from 'vscode-languageserver-protocol/node';
 import {
-  AskResult, Citation, DEFAULT_SERVER_SETTINGS, ErrorCodes, FolderStatus, Methods, ProgressValue, PROTOCOL_VERSION, StatusResult,
+  AskResult, Citation, DEFAULT_SERVER_SETTINGS, ErrorCodes, FolderStatus, Methods, ModelStatus, ProgressValue, PROTOCOL_VERSION, StatusResult,
 } from '../protocol';
 
 const askResultKeys = { answer: 1, citations: 1, abstained: 1, source: 1, indexComplete: 1, warnings: 1 } satisfies Record<keyof AskResult, 1>;
 const citationKeys = { id: 1, uri: 1, range: 1, title: 1, snippet: 1 } satisfies Record<keyof Citation, 1>;
 const statusKeys = { version: 1, protocolVersion: 1, folders: 1, model: 1 } satisfies Record<keyof StatusResult, 1>;
+// `error` is there only when a folder cannot be indexed.
 const folderKeys = {
-  uri: 1, indexDir: 1, files: 1, chunks: 1, pendingChanges: 1, indexing: 1, lastUpdate: 1, skipped: 1, watcher: 1,
-} satisfies Record<keyof FolderStatus, 1>;
+  uri: 1, indexDir: 1, files: 1, chunks: 1, pendingChanges: 1, indexing: 1, lastUpdate: 1, skipped: 1, redactedSecrets: 1, watcher: 1,
+} satisfies Record<Exclude<keyof FolderStatus, 'error'>, 1>;
+const modelKeys = {
+  state: 1, detail: 1, path: 1, adapters: 1, warnings: 1, processId: 1, rssMb: 1, recentCrashes: 1, lastCrash: 1,
+} satisfies Record<keyof ModelStatus, 1>;
 
 const t0 = Date.now();
 const failures: string[] = [];
@@ -101,7 +105,7 @@ async function main(): Promise<void> {
     }
     hasKeys(status, statusKeys, 'ragls/status result');
     hasKeys(status?.folders[0], folderKeys, 'ragls/status folder');
-    hasKeys(status?.model, { state: 1, detail: 1, path: 1, adapters: 1 }, 'ragls/status model');
+    hasKeys(status?.model, modelKeys, 'ragls/status model');
     check(status?.protocolVersion === PROTOCOL_VERSION, `protocolVersion ${status?.protocolVersion} = ${PROTOCOL_VERSION}`);
     check(status?.folders.some((f) => f.files >= 2), 'the example workspace got indexed');
     log(`status: ${JSON.stringify(status)}`);

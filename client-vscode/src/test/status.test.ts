@@ -7,9 +7,9 @@ function status(indexing: boolean, files: number, state: StatusResult['model']['
     version: '0.1.0',
     protocolVersion: 1,
     folders: [
-      { uri: 'file:///ws', indexDir: '/c/ws', files, chunks: files * 3, pendingChanges: 0, indexing, lastUpdate, skipped: { tooLarge: 2, binary: 0 }, watcher: 'inotify' },
+      { uri: 'file:///ws', indexDir: '/c/ws', files, chunks: files * 3, pendingChanges: 0, indexing, lastUpdate, skipped: { tooLarge: 2, binary: 0 }, redactedSecrets: 0, watcher: 'inotify' },
     ],
-    model: { state, detail: state === 'failed' ? 'bad gguf' : '', path: state === 'none' ? null : '/m.gguf', adapters: [{ name: 'terse', scale: 1, active: true }] },
+    model: { state, detail: state === 'failed' ? 'bad gguf' : '', path: state === 'none' ? null : '/m.gguf', adapters: [{ name: 'terse', scale: 1, active: true }], warnings: [], processId: state === 'ready' ? 42 : null, rssMb: null, recentCrashes: 0, lastCrash: null },
   };
 }
 

@@ -330,12 +330,13 @@ class RaglsServer(LanguageServer):
             log.info("model ready: %s", event.message)
 
     def model_status(self) -> dict:
+        quiet = {"warnings": [], "processId": None, "rssMb": None, "recentCrashes": 0, "lastCrash": None}
         if self.model is None:
-            return {"state": "none", "detail": "no model configured: answers are extractive", "path": None, "adapters": []}
+            return {"state": "none", "detail": "no model configured: answers are extractive", "path": None, "adapters": [], **quiet}
         try:
             status = self.model.status()
         except Exception as exc:
-            return {"state": "failed", "detail": str(exc), "path": self.settings.model.path, "adapters": []}
+            return {"state": "failed", "detail": str(exc), "path": self.settings.model.path, "adapters": [], **quiet}
         adapters = [
             {"name": a.name, "scale": a.scale, "active": bool(getattr(a, "active", False))}
             for a in getattr(status, "adapters", ()) or ()
