@@ -324,8 +324,18 @@ def run_generation(
     cancel: threading.Event | None,
     utf8_guard: Utf8Guard | None = None,
     on_prompt: Callable[[int, int], None] | None = None,
+    repeat_penalty: float | None = None,
+    presence_penalty: float | None = None,
+    frequency_penalty: float | None = None,
+    loop_guard: bool | None = None,
 ) -> Generation:
     """Sample up to ``max_tokens`` tokens after ``prompt``, streaming text deltas.
+
+    Penalties (None: this module's defaults, see :data:`REPEAT_PENALTY`) apply to the tokens
+    generated so far (llama.cpp's last-n window), not to the prompt: copying words from a passage
+    is what a grounded answer does. ``loop_guard`` (None: :data:`LOOP_GUARD`) ends generation as
+    soon as the text repeats a sentence or an n-gram (:mod:`ragls.core.loops`), with
+    ``finish_reason`` ``"loop"``; the text is returned as generated, the caller cuts it back.
 
     Drives ``Llama.generate`` (token by token) rather than ``create_completion(stream=True)``: the
     latter re-detokenizes the whole completion on every token (quadratic; at 300 tokens it spent
@@ -335,6 +345,8 @@ def run_generation(
     The prompt is read first by :func:`read_prompt`, in slices, so that a cancel also lands while
     llama.cpp reads a long prompt (seconds on a CPU), not only once tokens flow.
     """
+    from ragls.core.loops import LoopWatch
+
     if seed is not None:
         llm.set_seed(seed)
     else:
@@ -350,7 +362,16 @@ def run_generation(
         processors = llama_cpp.LogitsProcessorList([utf8_guard])
     if not read_prompt(llm, prompt, cancel, on_prompt):
         return Generation(text="", finish_reason="cancelled", completion_tokens=0)
-    generator = llm.generate(prompt, temp=temperature, grammar=grammar, logits_processor=processors)
+    generator = llm.generate(
+        prompt,
+        temp=temperature,
+        grammar=grammar,
+        logits_processor=processors,
+        repeat_penalty=REPEAT_PENALTY if repeat_penalty is None else repeat_penalty,
+        presence_penalty=PRESENCE_PENALTY if presence_penalty is None else presence_penalty,
+        frequency_penalty=FREQUENCY_PENALTY if frequency_penalty is None else frequency_penalty,
+    )
+    watch = LoopWatch() if (LOOP_GUARD if loop_guard is None else loop_guard) else None
     try:
         for token in generator:
             if llama_cpp.llama_vocab_is_eog(vocab, token):
@@ -368,6 +389,10 @@ def run_generation(
             # Checked after every token: a cancel stops generation within one token.
             if cancel is not None and cancel.is_set():
                 finish = "cancelled"
+                break
+            # A loop never ends by itself before max_tokens: stop at its first repeat.
+            if watch is not None and delta and watch.feed(delta):
+                finish = "loop"
                 break
             if produced >= max_tokens:
                 break
@@ -427,3 +452,13 @@ def read_prompt(
         if time.perf_counter() - started < _PROMPT_SLICE_SECONDS / 2:
             step = min(step * 2, llm.n_batch)
     return not (cancel is not None and cancel.is_set())
+
+
+# Sampling defaults of run_generation, measured on SmolLM2-135M over the k8s docs
+# (benchmarks/bench_answer_form.py, docs/BENCHMARKS.md). The loop guard does the real work of
+# ending loops; a penalty would also push the model off the citation markers and words a sentence
+# needs again, so it stays mild.
+REPEAT_PENALTY = 1.0
+PRESENCE_PENALTY = 0.0
+FREQUENCY_PENALTY = 0.0
+LOOP_GUARD = True
