@@ -8,7 +8,8 @@ measured in this run:
 - answers with a repeated sentence (normalised: lower case, no markers or punctuation) and with a
   repeated word 8-gram;
 - answers stopped by maxTokens (the Answer's warnings say so) and answers cut back after a loop;
-- sentences per answer (max / median), ask and hover;
+- sentences per answer (max / median), ask and hover; a sentence ends at citation markers and a
+  period, or at a period (! ?) followed by more text — so uncited sentences count too;
 - the share of sentences that end with a valid citation (a marker of a passage that was given);
 - abstentions that cite something (should be none);
 - median / p95 answer time, median prompt tokens, words per answer;
@@ -73,8 +74,18 @@ class PromptReading:
         return self.total - self.first_done + min(32, self.first_done)
 
 
+# Inside a cited unit, a natural sentence end: ". " (or "!"/"?") before the next word. Counting
+# these too keeps "A. B. C [1]." from passing as one cited sentence.
+_NATURAL_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
 def split_sentences(text: str) -> list[str]:
-    return [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+    out = []
+    for m in _SENTENCE.finditer(text):
+        unit = m.group(0).strip()
+        if unit:
+            out.extend(part for part in _NATURAL_END.split(unit) if part.strip())
+    return out
 
 
 def words_of(text: str) -> list[str]:

@@ -162,6 +162,9 @@ def test_hits_left_out_by_focus_are_not_reported_as_dropped_for_room() -> None:
         ("See kubernetes.io for details [1].", True),  # a period inside a word is no sentence end
         ("Leases renew [1].", False),  # fewer than three words
         ("The [1].", False),
+        ("The answer is: [1].", False),  # nothing said before the citation
+        ("It renews them, [1].", False),
+        ("It uses port 8080: 10 [1].", True),
     ],
 )
 def test_answer_grammar_cites_every_sentence_of_three_words_or_more(text: str, ok: bool) -> None:
@@ -178,3 +181,32 @@ def test_the_specialised_grammars_compile_in_llama_cpp() -> None:
 
 def test_repeated_markers_in_one_run_are_tidied() -> None:
     assert grammar.tidy_markers("A b c [1][2][1]. D e f [3][3].") == "A b c [1][2]. D e f [3]."
+
+
+class _Citer:
+    """CiteAtSentenceEnd.due on its own (no vocabulary scan)."""
+
+    def __init__(self, text: str) -> None:
+        from ragls.model.llama_backend import CiteAtSentenceEnd
+
+        self.citer = object.__new__(CiteAtSentenceEnd)
+        self.citer.min_words = 3
+        self.citer.text = text
+
+
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("The kubelet renews its lease", True),
+        ("The kubelet", False),  # too few words for a sentence
+        ("It renews it [1]. Then", False),  # a new sentence, one word so far
+        ("It renews it [1]. Then it stops", True),
+        ("It renews it [1", False),  # inside a marker
+        ("It renews it [1]", False),  # after a marker the grammar wants its period
+        ("Set the field `spec.type", False),  # inside backticks a period belongs to a name
+        ("Set the field `spec.type` here", True),
+    ],
+)
+def test_a_sentence_end_becomes_a_citation_only_where_a_sentence_can_end(text: str, due: bool) -> None:
+    pytest.importorskip("llama_cpp")
+    assert _Citer(text).citer.due() is due

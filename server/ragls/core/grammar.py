@@ -20,6 +20,7 @@ _HOLE = re.compile(r"\{\{([A-Z_]+)\}\}")
 # a bracket; a word's last character is no sentence end either.
 _WORD_CHAR = r"[^\x00-\x20\x7f\[\]]"
 _WORD_END = r"[^\x00-\x20\x7f\[\].!?]"
+_LAST_END = r"[^\x00-\x20\x7f\[\].!?:;,]"  # the word before the citation markers
 
 
 class GrammarTemplateError(ValueError):
@@ -101,8 +102,9 @@ def answer_pattern(
     if passage_count > 0:
         ids = "|".join(str(n) for n in range(passage_count, 0, -1))  # longest first: 10 before 1
         word = f"{_WORD_CHAR}{{0,{bounds.max_word_chars - 1}}}{_WORD_END}"
+        last = f"{_WORD_CHAR}{{0,{bounds.max_word_chars - 1}}}{_LAST_END}"
         more = f"{{{bounds.min_words - 1},{bounds.max_words - 1}}}"
-        sentence = rf"{word}(?: {word}){more} ?(?:\[(?:{ids})\]){{1,{bounds.max_cites}}}\."
+        sentence = rf"(?:{word} ){more}{last} ?(?:\[(?:{ids})\]){{1,{bounds.max_cites}}}\."
         sep = "|".join(re.escape(s) for s in sorted(bounds.separators, key=len, reverse=True))
         alternatives.append(rf"{sentence}(?:(?:{sep}){sentence}){{0,{bounds.max_sentences - 1}}}")
     return re.compile("|".join(f"(?:{a})" for a in alternatives))
