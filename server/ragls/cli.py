@@ -236,6 +236,13 @@ def raw_model_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"model": raw_model} if raw_model else {}
 
 
+def _print_model_crash(event: Any) -> None:
+    """A crash of the model process is news for the user (the answer still comes, from the passages);
+    a load failure is reported once the load is over."""
+    if event.kind == "crashed":
+        print(f"ragls: {event.message}", file=sys.stderr)
+
+
 def _model_settings(args: argparse.Namespace) -> ModelSettings | None:
     if not getattr(args, "model", None) and not getattr(args, "remote_url", None):
         return None
@@ -257,7 +264,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         from ragls.model.host import ModelHost
 
         settings = dataclasses.replace(settings, model=model_settings)
-        model = ModelHost(model_settings)
+        model = ModelHost(model_settings, listener=_print_model_crash)
         model.start()
         model.wait_ready()
         status = model.status()

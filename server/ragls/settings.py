@@ -60,6 +60,9 @@ class ModelSettings:
     seed: int | None = None
     adapters: tuple[AdapterSpec, ...] = ()
     default_adapters: tuple[str, ...] = ()
+    # "auto" | "on" | "off": llama.cpp's repacking of CPU weights (faster kernels; crashes on some
+    # CPUs). "auto" leaves it off where it is known to crash (AMX) and after a crash of the model.
+    weight_repacking: str = "auto"
     remote: RemoteSettings = field(default_factory=RemoteSettings)
 
 
@@ -118,6 +121,15 @@ def _opt_str(value: Any) -> str | None:
     return value
 
 
+def _choice(*options: str) -> Validator:
+    def check(value: Any) -> Any:
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return value
+
+    return check
+
+
 def _str_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ValueError("expected a list of strings")
@@ -166,6 +178,7 @@ _VALIDATORS: dict[type, dict[str, Validator]] = {
         "seed": _int_range(0, 2**31 - 1, optional=True),
         "adapters": _adapters,
         "default_adapters": _str_list,
+        "weight_repacking": _choice("auto", "on", "off"),
     },
 }
 

@@ -218,6 +218,17 @@ async def broken_model_client(lsp_client: LanguageClient, request, workspace: Pa
     await lsp_client.shutdown_session()
 
 
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=["visual_studio_code"])
+async def smol_client(lsp_client: LanguageClient, request, workspace: Path, index_parent: Path, smollm2_gguf: Path):
+    """The server with the real SmolLM2-135M-Instruct (tests/conftest.py fetches it)."""
+    options = model_options(smollm2_gguf, maxTokens=160, temperature=0.0)
+    params = init_params(pytest_lsp.client_capabilities(request.param), [workspace], index_parent, **options)
+    await lsp_client.initialize_session(params)
+    await wait_indexed(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
 @pytest.fixture
 def helpers():
     """The helper functions above, for test modules (importlib import mode cannot import conftest)."""

@@ -80,3 +80,9 @@ def hits() -> list[Hit]:
 @pytest.fixture()
 def log() -> logging.Logger:
     return logging.getLogger("ragls.test.model")
+
+
+@pytest.fixture(scope="session", name="gguf_factory")
+def gguf_factory_fixture() -> ModuleType:
+    """tests/model/gguf_factory.py, for tests that write their own model files."""
+    return gguf_factory

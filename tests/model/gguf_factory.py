@@ -46,6 +46,9 @@ class ModelShape:
 
 
 TINY = ModelShape()
+# The shape of SmolLM2-135M-Instruct (30 layers, hidden 576, 9 heads, 3 KV heads x 64): adapters
+# for the real model.
+SMOLLM2 = ModelShape(embedding=576, blocks=30, feed_forward=1536, heads=9, kv_heads=3)
 # Tens of millions of parameters, for the benchmark.
 BENCH = ModelShape(embedding=512, blocks=8, feed_forward=1536, heads=8, kv_heads=4, extra_pieces=3000)
 

@@ -51,8 +51,11 @@ def host(model_files: ModelFiles) -> ModelHost:
     host.close()
 
 
-def llm_of(host: ModelHost):
-    return host._backend._llm  # the one Llama object (identity shows whether a reload happened)
+def llm_of(host: ModelHost) -> int:
+    """The model process's id: a reload starts a new process, an adapter switch does not."""
+    pid = host.status().process_id
+    assert pid is not None
+    return pid
 
 
 def test_loads_in_background_and_streams(model_files: ModelFiles, hits: list[Hit]) -> None:
@@ -77,7 +80,7 @@ def test_loads_in_background_and_streams(model_files: ModelFiles, hits: list[Hit
 
 
 def test_adapter_changes_logits_scale_zero_restores_and_two_combine(host: ModelHost) -> None:
-    backend: LlamaBackend = host._backend
+    backend = host._backend  # ProcessBackend: the call runs in the model process
     text = "The workspace answer is"
     base = np.array(backend.next_token_logits(text))
     a = np.array(backend.next_token_logits(text, [("a", 1.0)]))
@@ -105,7 +108,7 @@ def test_per_request_adapters_switch_without_reload(host: ModelHost, hits: list[
     with_a = streamed([("a", 1.0)])
     with_ab = streamed([("a", 1.0), ("b", 1.0)])
     base2 = streamed([])
-    assert llm_of(host) is llm  # never reloaded
+    assert llm_of(host) == llm  # never reloaded
     assert base1 == base2  # switching back really restores the base (KV cache was reset)
     assert len({base1, with_a, with_ab}) == 3
 
@@ -172,7 +175,7 @@ def test_grammar_every_sampled_output_parses_and_cites_only_given_passages(host:
     Small bounds keep each sample within max_tokens, so every sample ends because the grammar
     ended (no truncation) — and must then parse.
     """
-    backend: LlamaBackend = host._backend
+    backend = host._backend  # ProcessBackend: the call runs in the model process
     rng = np.random.default_rng(0)
     small = grammar.GrammarBounds(max_sentences=2, max_words=4, max_word_chars=5, max_cites=2)
     samples = 0
@@ -275,13 +278,13 @@ def test_update_settings_switches_adapters_in_place_and_reloads_on_new_path(mode
     assert host.wait_ready(30)
     llm = llm_of(host)
     warnings = host.update_settings(settings_for(model_files, adapters=(AdapterSpec("b", str(model_files.lora_b)),), default_adapters=("b",)))
-    assert warnings == [] and llm_of(host) is llm
+    assert warnings == [] and llm_of(host) == llm
     assert [(a.name, a.active) for a in host.status().adapters] == [("b", True)]
     copy = tmp_path / "copy.gguf"
     copy.write_bytes(model_files.model.read_bytes())
     warnings = host.update_settings(settings_for(model_files, path=str(copy), adapters=()))
     assert warnings and "reloading" in warnings[0]
-    assert host.wait_ready(30) and llm_of(host) is not llm and host.status().path == str(copy)
+    assert host.wait_ready(30) and llm_of(host) != llm and host.status().path == str(copy)
     host.close()
 
 

@@ -69,7 +69,6 @@ class RaglsServer(LanguageServer):
         self.workspaces: Workspaces | None = None
         self.answerer: Answerer | None = None
         self.model: Any = None  # ragls.model.host.ModelHost when a model is configured
-        self._model_failure_shown = False
         self._force_polling = force_polling
         self._tasks: set[asyncio.Task] = set()
         self._buffer_timers: dict[str, asyncio.TimerHandle] = {}
@@ -251,7 +250,7 @@ class RaglsServer(LanguageServer):
             self.message(f"ragls: a model is configured but the model support is unavailable ({exc}); answering from retrieval only")
             return
         try:
-            self.model = ModelHost(settings.model)
+            self.model = ModelHost(settings.model, listener=lambda event: self.from_thread(self._on_model_event, event))
             self.model.start()
         except Exception as exc:
             log.exception("model start failed")
@@ -270,6 +269,18 @@ class RaglsServer(LanguageServer):
             log.exception("model settings update failed")
             self.message(f"ragls: could not apply the model settings ({exc})")
 
+    def _on_model_event(self, event: Any) -> None:
+        """The model host's news, on the event loop: a failure or a crash is shown to the user (the
+        status request reports the same); a restart that worked is only logged."""
+        if self._shut_down:
+            return
+        if event.kind == "failed":
+            self.message(f"ragls: the model failed ({event.message}); answering from retrieval only")
+        elif event.kind == "crashed":
+            self.message(f"ragls: {event.message}; answers come from the passages meanwhile")
+        else:
+            log.info("model ready: %s", event.message)
+
     def model_status(self) -> dict:
         if self.model is None:
             return {"state": "none", "detail": "no model configured: answers are extractive", "path": None, "adapters": []}
@@ -277,28 +288,21 @@ class RaglsServer(LanguageServer):
             status = self.model.status()
         except Exception as exc:
             return {"state": "failed", "detail": str(exc), "path": self.settings.model.path, "adapters": []}
-        state = getattr(status, "state", "failed")
-        if state == "failed" and not self._model_failure_shown:
-            self._model_failure_shown = True
-            self.message(f"ragls: the model failed ({getattr(status, 'detail', '')}); answering from retrieval only")
         adapters = [
             {"name": a.name, "scale": a.scale, "active": bool(getattr(a, "active", False))}
             for a in getattr(status, "adapters", ()) or ()
         ]
         return {
-            "state": state,
-            "detail": str(getattr(status, "detail", "")),
-            "path": getattr(status, "path", None) or self.settings.model.path,
+            "state": status.state,
+            "detail": str(status.detail),
+            "path": status.path or self.settings.model.path,
             "adapters": adapters,
+            "warnings": list(status.warnings),
+            "processId": status.process_id,
+            "rssMb": status.rss_mb,
+            "recentCrashes": status.recent_crashes,
+            "lastCrash": status.last_crash,
         }
-
-    async def _watch_model(self) -> None:
-        """Tell the user once when the model fails to load (the status request also reports it)."""
-        while self.model is not None and not self._shut_down and not self._model_failure_shown:
-            state = self.model_status()["state"]
-            if state in ("ready", "none"):
-                return
-            await asyncio.sleep(0.5)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -314,8 +318,6 @@ class RaglsServer(LanguageServer):
         self.workspaces = Workspaces(self.settings.index, _WorkspaceEvents(self), force_polling=self._force_polling)
         self.answerer = Answerer(self.workspaces.indexes, self.settings, None)
         self._create_model(self.settings)
-        if self.model is not None:
-            self.spawn(self._watch_model(), "model watch")
         for spec in self._initial_folders():
             self.workspaces.add(spec)
         self._overlay_open_documents()

@@ -21,6 +21,16 @@ class ModelUnavailable(ModelError):
     by it (context too small). Callers fall back to extractive answers."""
 
 
+class ModelCrashed(ModelUnavailable):
+    """The model process died (a signal, an exit) or hung and was killed. The request it was
+    serving falls back to an extractive answer; the host restarts the process."""
+
+    def __init__(self, reason: str, *, during: str) -> None:
+        super().__init__(f"the model process crashed while {during}: {reason}")
+        self.reason = reason
+        self.during = during
+
+
 class ModelLoadError(ModelError):
     """Loading failed; the message is the reason shown to the user (``failed: <reason>``)."""
 
@@ -38,6 +48,10 @@ class ModelStatus:
     path: str | None = None  # the model file or the endpoint URL
     adapters: tuple[AdapterStatus, ...] = ()  # usable adapters only
     warnings: tuple[str, ...] = ()  # e.g. an adapter llama.cpp refused
+    process_id: int | None = None  # the model process (local models), while ready
+    rss_mb: float | None = None  # its resident memory, reported apart from the server's
+    recent_crashes: int = 0  # crashes of the model process within the host's crash window
+    last_crash: str | None = None  # e.g. "SIGSEGV (segmentation fault)"
 
 
 @dataclass(frozen=True, slots=True)

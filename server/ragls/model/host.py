@@ -34,8 +34,11 @@ deltas already streamed are not taken back (the final Answer is authoritative).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import time
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ragls.core import citations, grammar, prompting
@@ -43,6 +46,7 @@ from ragls.core.types import Answer, Hit
 from ragls.model.backend import (
     AdapterStatus,
     Backend,
+    ModelCrashed,
     ModelLoadError,
     ModelStatus,
     ModelUnavailable,
@@ -58,16 +62,46 @@ MIN_PASSAGE_TOKENS = 32
 _LOCK_POLL_S = 0.05
 
 # Settings whose change needs a new backend (model reload or reconnect).
-_RELOAD_FIELDS = ("path", "gpu_layers", "context_size", "threads", "remote")
+_RELOAD_FIELDS = ("path", "gpu_layers", "context_size", "threads", "weight_repacking", "remote")
+
+# A crashed model process is restarted after RESTART_BACKOFF_S, doubling with each crash; after
+# CRASH_LIMIT crashes within CRASH_WINDOW_S the host stops trying (a model that crashes that often
+# would only cost every answer a restart).
+RESTART_BACKOFF_S = 1.0
+CRASH_LIMIT = 3
+CRASH_WINDOW_S = 300
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEvent:
+    """What the host tells its listener: ``ready`` | ``crashed`` (restarting) | ``failed``."""
+
+    kind: str
+    message: str
 
 
 class ModelHost:
-    """The one owner of the model: loads in a background thread, one lock around every llama call."""
+    """The one owner of the model: loads in a background thread, one lock around every model call.
 
-    def __init__(self, settings: ModelSettings, log: logging.Logger | None = None) -> None:
+    A local model runs in its own process (:class:`~ragls.model.process.ProcessBackend`). When that
+    process dies, the request it served raises :class:`ModelCrashed` (callers answer from the
+    passages) and the host restarts it after a backoff; after ``CRASH_LIMIT`` crashes within
+    ``CRASH_WINDOW_S`` it gives up: state ``failed``, the reason in ``detail``, and ``listener``
+    hears of it (the LSP shows it to the user, the CLI prints it).
+    """
+
+    def __init__(
+        self,
+        settings: ModelSettings,
+        log: logging.Logger | None = None,
+        *,
+        listener: Callable[[ModelEvent], None] | None = None,
+    ) -> None:
         self._settings = settings
         self._log = log or logging.getLogger("ragls.model")
+        self.listener = listener
         self._lock = threading.Lock()  # the model lock: every backend call happens under it
+        self._state_lock = threading.Lock()  # guards crash bookkeeping (never held around model calls)
         self._backend: Backend | None = None
         self._state = "none"
         self._detail = ""
@@ -75,12 +109,22 @@ class ModelHost:
         self._generation = 0  # bumps on every (re)load so a stale loader does not publish
         self._done = threading.Event()
         self._done.set()
+        self._crashes: list[float] = []  # monotonic times of recent crashes
+        self._last_crash = ""
+        self._repacking_override: str | None = None  # "off" once a crash happened with repacking on
+        self._closed = False
         self._modes: dict[str, ModeResources] = {mode: load_mode(mode) for mode in MODES}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Begin loading in the background; returns at once."""
+        """Begin loading in the background; returns at once. Forgets earlier crashes."""
+        with self._state_lock:
+            self._crashes.clear()
+            self._repacking_override = None
+        self._begin_load(f"loading {self._settings.remote.url or self._settings.path}")
+
+    def _begin_load(self, detail: str, delay: float = 0.0) -> None:
         settings = self._settings
         if not settings.remote.url and not settings.path:
             self._publish(self._generation, "none", "no model configured", ())
@@ -88,22 +132,30 @@ class ModelHost:
         self._generation += 1
         generation = self._generation
         self._done.clear()
-        self._publish(generation, "loading", f"loading {settings.remote.url or settings.path}", ())
-        thread = threading.Thread(target=self._load, args=(settings, generation), name="ragls-model-loader", daemon=True)
+        self._publish(generation, "loading", detail, ())
+        thread = threading.Thread(
+            target=self._load, args=(settings, generation, delay), name="ragls-model-loader", daemon=True
+        )
         thread.start()
 
-    def _load(self, settings: ModelSettings, generation: int) -> None:
+    def _load(self, settings: ModelSettings, generation: int, delay: float = 0.0) -> None:
+        if delay and self._wait_superseded(generation, delay):
+            return
+        if self._repacking_override and settings.weight_repacking == "auto":
+            settings = dataclasses.replace(settings, weight_repacking=self._repacking_override)
         try:
             with self._lock:
+                if generation != self._generation:
+                    return
                 self._close_backend()
                 if settings.remote.url:
                     from ragls.model.remote import RemoteBackend
 
                     backend, warnings = RemoteBackend.connect(settings, self._log)
                 else:
-                    from ragls.model.llama_backend import LlamaBackend
+                    from ragls.model.process import ProcessBackend
 
-                    backend, warnings = LlamaBackend.load(settings, self._log)
+                    backend, warnings = ProcessBackend.load(settings, self._log)
                 try:
                     self._check_context(backend, settings)
                 except ModelLoadError:
@@ -116,15 +168,85 @@ class ModelHost:
             for warning in warnings:
                 self._log.warning("%s", warning)
             self._publish(generation, "ready", backend.detail, tuple(warnings))
+            if hasattr(backend, "wait_exit"):
+                threading.Thread(
+                    target=self._monitor, args=(backend,), name="ragls-model-monitor", daemon=True
+                ).start()
+            self._notify(ModelEvent("ready", backend.detail))
+        except ModelCrashed as exc:
+            self._log.error("model process crashed while loading: %s", exc.reason)
+            self._crashed(None, exc, generation)
         except ModelLoadError as exc:
             self._log.error("model not loaded: %s", exc)
             self._publish(generation, "failed", str(exc), ())
-        except Exception as exc:  # noqa: BLE001 - whatever llama.cpp throws must not kill the server
+            self._notify(ModelEvent("failed", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - whatever a backend throws must not kill the server
             self._log.exception("model not loaded")
             self._publish(generation, "failed", f"unexpected error while loading: {exc}", ())
+            self._notify(ModelEvent("failed", f"unexpected error while loading: {exc}"))
         finally:
-            if generation == self._generation:
+            if generation == self._generation and self._state != "loading":
                 self._done.set()
+
+    def _wait_superseded(self, generation: int, delay: float) -> bool:
+        """Sleep ``delay`` seconds (a restart's backoff); True when a newer load or close came meanwhile."""
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            if generation != self._generation:
+                return True
+            time.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
+        return generation != self._generation
+
+    def _monitor(self, backend: Backend) -> None:
+        """Notice a model process that dies between requests (kill -9, OOM killer) and restart it
+        before the next question, rather than failing that question."""
+        code = backend.wait_exit()  # type: ignore[attr-defined]
+        if self._closed or backend is not self._backend or getattr(backend, "closing", False):
+            return
+        from ragls.model.process import describe_exit
+
+        self._crashed(backend, ModelCrashed(describe_exit(code), during="idle"), self._generation)
+
+    def _crashed(self, backend: Backend | None, exc: ModelCrashed, generation: int) -> None:
+        """Book-keep one crash (once per process) and restart after a backoff, or give up."""
+        with self._state_lock:
+            if backend is not None:
+                if backend is not self._backend or getattr(backend, "crash_handled", False):
+                    return
+                backend.crash_handled = True  # type: ignore[attr-defined]
+            if generation != self._generation or self._closed:
+                return
+            now = time.monotonic()
+            self._crashes = [t for t in self._crashes if now - t < CRASH_WINDOW_S] + [now]
+            self._last_crash = exc.reason
+            count = len(self._crashes)
+            repacked = bool(getattr(backend, "info", {}).get("repacking")) if backend is not None else False
+            if repacked and self._settings.weight_repacking == "auto":
+                self._repacking_override = "off"
+        self._log.error("%s (crash %d within %d s)", exc, count, CRASH_WINDOW_S)
+        if count >= CRASH_LIMIT:
+            detail = (
+                f"the model process crashed {count} times within {CRASH_WINDOW_S // 60} minutes "
+                f"(last: {exc.reason}); not restarted. Answers come from the passages; change a model "
+                "setting or restart ragls to try again"
+            )
+            self._publish(generation, "failed", detail, self._warnings)
+            self._done.set()
+            self._notify(ModelEvent("failed", detail))
+            return
+        delay = RESTART_BACKOFF_S * 2 ** (count - 1)
+        note = " with weight repacking off" if self._repacking_override == "off" and repacked else ""
+        self._notify(ModelEvent("crashed", f"{exc}; restarting the model in {delay:g} s{note}"))
+        self._begin_load(f"restarting after a crash ({exc.reason}){note}", delay=delay)
+
+    def _notify(self, event: ModelEvent) -> None:
+        listener = self.listener
+        if listener is None:
+            return
+        try:
+            listener(event)
+        except Exception:  # noqa: BLE001 - a listener's failure is not the model's
+            self._log.exception("model listener failed")
 
     def _check_context(self, backend: Backend, settings: ModelSettings) -> None:
         """Refuse a context that cannot hold the instructions, the answer and one short passage."""
@@ -145,19 +267,30 @@ class ModelHost:
 
     def status(self) -> ModelStatus:
         settings = self._settings
-        usable = self._backend.usable_adapters() if self._backend is not None and self._state == "ready" else ()
+        backend = self._backend
+        ready = backend is not None and self._state == "ready"
+        usable = backend.usable_adapters() if ready else ()
         defaults = set(settings.default_adapters)
         adapters = tuple(AdapterStatus(s.name, s.scale, s.name in defaults) for s in settings.adapters if s.name in usable)
+        pid = getattr(backend, "pid", None) if ready else None
+        rss = backend.rss_mb() if ready and hasattr(backend, "rss_mb") else None  # type: ignore[union-attr]
+        with self._state_lock:
+            now = time.monotonic()
+            crashes = sum(1 for t in self._crashes if now - t < CRASH_WINDOW_S)
         return ModelStatus(
             state=self._state,
             detail=self._detail,
             path=settings.remote.url or settings.path,
             adapters=adapters,
             warnings=self._warnings,
+            process_id=pid,
+            rss_mb=round(rss, 1) if rss is not None else None,
+            recent_crashes=crashes,
+            last_crash=self._last_crash or None,
         )
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Wait for the current load to finish; True when the model is ready."""
+        """Wait for the current load (restarts included) to finish; True when the model is ready."""
         self._done.wait(timeout)
         return self._state == "ready"
 
@@ -169,7 +302,11 @@ class ModelHost:
             return [f"model reloading: {settings.remote.url or settings.path}" if (settings.remote.url or settings.path) else "model unloaded"]
         if old.adapters != settings.adapters and self._backend is not None:
             with self._lock:
-                warnings = self._backend.load_adapters(settings.adapters) if self._backend is not None else []
+                try:
+                    warnings = self._backend.load_adapters(settings.adapters) if self._backend is not None else []
+                except ModelCrashed as exc:
+                    self._crashed(self._backend, exc, self._generation)
+                    return [str(exc)]
             self._warnings = tuple(warnings)
             for warning in warnings:
                 self._log.warning("%s", warning)
@@ -177,6 +314,7 @@ class ModelHost:
         return []
 
     def close(self) -> None:
+        self._closed = True
         self._generation += 1  # a load still running will discard its result
         with self._lock:
             self._close_backend()
@@ -186,6 +324,7 @@ class ModelHost:
     def _close_backend(self) -> None:
         backend, self._backend = self._backend, None
         if backend is not None:
+            backend.closing = True  # type: ignore[attr-defined]  # its exit is not a crash
             backend.close()
 
     # --- answering ----------------------------------------------------------------------------
@@ -243,8 +382,9 @@ class ModelHost:
                 raise ModelUnavailable("model busy with another answer")
         elif not self._acquire(cancel):
             return Answer(text="", citations=(), abstained=False, source=self._source(), warnings=("cancelled",))
+        backend = self._backend
+        generation_id = self._generation
         try:
-            backend = self._backend
             if backend is None:
                 raise ModelUnavailable(f"model {self._state}: {self._detail}")
             plan = self._plan(backend, question, hits, resources, max_tokens)
@@ -271,6 +411,10 @@ class ModelHost:
                 cancel=cancel,
                 on_prompt=on_prompt,
             )
+        except ModelCrashed as exc:
+            # Answered by the caller from the passages; the next question gets a fresh process.
+            self._crashed(backend, exc, generation_id)
+            raise
         finally:
             self._lock.release()
         warnings += generation.warnings

@@ -15,6 +15,7 @@ import codecs
 import contextlib
 import ctypes
 import logging
+import os
 import random
 import threading
 import time
@@ -97,6 +98,74 @@ def gpu_layers_for(setting: int) -> tuple[int, str]:
     return setting, f"{setting} layers on GPU" if setting else "CPU"
 
 
+def available_cores() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return max(os.cpu_count() or 1, 1)
+
+
+def thread_counts(setting: int | None) -> tuple[int, int, str | None]:
+    """(generation threads, prompt threads, warning). By default every core this process may use:
+    llama-cpp-python's own default is half the cores for generation, one thread on a 2-core
+    machine. More threads than cores only make them wait on each other, so a larger setting is
+    lowered with a warning."""
+    cores = available_cores()
+    if setting is None:
+        return cores, cores, None
+    if setting > cores:
+        return cores, cores, f"model.threads {setting} is more than the {cores} cores available; using {cores}"
+    return setting, setting, None
+
+
+def cpu_has_amx() -> bool:
+    """Intel AMX (Sapphire Rapids and later): where llama.cpp's repacked weights crashed."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return any(flag.startswith("amx") for flag in line.split())
+    except OSError:
+        return False
+    return False
+
+
+def weight_repacking_for(setting: str) -> tuple[bool, str]:
+    """Whether llama.cpp may repack CPU weights into its extra buffer types (AMX, interleaved
+    layouts). ``auto``: not on CPUs with AMX, where the batched decode of repacked weights segfaults
+    (ggml-org/llama.cpp#20824); elsewhere on, since repacking speeds up the quantisation types it
+    supports and leaves the others as they are."""
+    if setting == "on":
+        return True, "model.weightRepacking on"
+    if setting == "off":
+        return False, "model.weightRepacking off"
+    if cpu_has_amx():
+        return False, "auto: this CPU has AMX, where repacked weights crash llama.cpp"
+    return True, "auto"
+
+
+@contextlib.contextmanager
+def _extra_buffer_types(enabled: bool) -> Iterator[None]:
+    """``Llama(...)`` builds its model params from ``llama_model_default_params()`` and offers no
+    keyword for ``use_extra_bufts``: patch the default for the duration of one load."""
+    native = llama_cpp.llama_cpp
+    original = native.llama_model_default_params
+    if enabled:
+        yield
+        return
+
+    def without_extra_buffers():  # type: ignore[no-untyped-def]
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = original
+
+
 class LlamaBackend:
     """A loaded GGUF model with its adapters. Construct with :meth:`load`."""
 
@@ -113,7 +182,11 @@ class LlamaBackend:
         self._active: tuple[tuple[str, float], ...] = ()
         self._grammars: dict[str, llama_cpp.LlamaGrammar] = {}
         self._utf8_guard = Utf8Guard(llm)
-        template = llm.metadata.get("tokenizer.chat_template") or FALLBACK_CHAT_TEMPLATE
+        self.threads = 0
+        self.repacking = False
+        template = llm.metadata.get("tokenizer.chat_template")
+        self.chat_template_fallback = not template
+        template = template or FALLBACK_CHAT_TEMPLATE
         eos, bos = llm.token_eos(), llm.token_bos()
         vocab = llm._model  # token texts for the template's bos_token/eos_token
         self._formatter = llama_chat_format.Jinja2ChatFormatter(
@@ -128,22 +201,62 @@ class LlamaBackend:
         assert settings.path, "LlamaBackend.load needs settings.path"
         path = check_model_file(settings.path)
         n_gpu_layers, offload = gpu_layers_for(settings.gpu_layers)
-        with _capture_llama_errors() as errors:
+        warnings: list[str] = []
+        threads, batch_threads, thread_warning = thread_counts(settings.threads)
+        if thread_warning:
+            warnings.append(thread_warning)
+        repack, repack_reason = weight_repacking_for(settings.weight_repacking)
+        llm = cls._open(path, settings, n_ctx=settings.context_size, n_gpu_layers=n_gpu_layers, threads=threads, batch_threads=batch_threads, repack=repack)
+        trained = llm._model.n_ctx_train()
+        if 0 < trained < settings.context_size:
+            # Beyond its training context a model's attention degrades to noise; llama.cpp only logs it.
+            llm.close()
+            warnings.append(
+                f"model.contextSize {settings.context_size} is above what {path.name} was trained for ({trained}); using {trained}"
+            )
+            llm = cls._open(path, settings, n_ctx=trained, n_gpu_layers=n_gpu_layers, threads=threads, batch_threads=batch_threads, repack=repack)
+        offload = f"{offload}, {threads} threads, weight repacking {'on' if repack else 'off'} ({repack_reason})"
+        backend = cls(llm, path, settings, offload)
+        backend.threads, backend.repacking = threads, repack
+        if backend.chat_template_fallback:
+            warnings.append(
+                f"{path.name} has no chat template (a base model?): using a plain '### User / ### Assistant' layout; "
+                "an instruction-tuned model answers better"
+            )
+        warnings += backend.load_adapters(settings.adapters)
+        log.info("model loaded: %s", backend.detail)
+        return backend, warnings
+
+    @staticmethod
+    def _open(
+        path: Path, settings: ModelSettings, *, n_ctx: int, n_gpu_layers: int, threads: int, batch_threads: int, repack: bool
+    ) -> llama_cpp.Llama:
+        with _capture_llama_errors() as errors, _extra_buffer_types(repack):
             try:
-                llm = llama_cpp.Llama(
+                return llama_cpp.Llama(
                     model_path=str(path),
-                    n_ctx=settings.context_size,
-                    n_threads=settings.threads,
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=batch_threads,
                     n_gpu_layers=n_gpu_layers,
                     seed=settings.seed if settings.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
                     verbose=False,
                 )
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelLoadError(f"llama.cpp could not load {path.name}: {_reason(errors)}") from exc
-        backend = cls(llm, path, settings, offload)
-        warnings = backend.load_adapters(settings.adapters)
-        log.info("model loaded: %s", backend.detail)
-        return backend, warnings
+
+    def info(self, warnings: Sequence[str]) -> dict:
+        """What the host needs to know about this model, as plain values (crosses a process boundary)."""
+        return {
+            "source": self.source,
+            "context_size": self.context_size,
+            "detail": self.detail,
+            "warnings": list(warnings),
+            "adapters": list(self.usable_adapters()),
+            "threads": self.threads,
+            "repacking": self.repacking,
+            "chat_template": not self.chat_template_fallback,
+        }
 
     # --- adapters --------------------------------------------------------------------------------
 
@@ -194,6 +307,9 @@ class LlamaBackend:
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        return [self.count_tokens(text) for text in texts]
 
     def _prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
         """The chat-formatted prompt's tokens (generation stops at end-of-generation tokens)."""
