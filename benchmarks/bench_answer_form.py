@@ -113,6 +113,12 @@ def ends_with_valid_citation(sentence: str, valid_ids: set[int]) -> bool:
     return bool(match) and all(int(n) in valid_ids for n in _MARKER.findall(match.group(1)))
 
 
+def stopped_by_max_tokens(item: dict) -> bool:
+    """The Answer's warning says so; or (code that warns only when it cut text) the model
+    generated the whole default reserve of 512 tokens (one delta per token, bytes may merge)."""
+    return any("maxTokens" in w for w in item["warnings"]) or item.get("generated", 0) >= 500
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -188,7 +194,7 @@ def measure(answers: list[dict], not_covered: str) -> dict:
         "retrieval_abstained": sum(a["abstained"] and not a["source"].startswith("model:") for a in answers),
         "repeated_sentence_pct": share(sum(repeated_sentence(a["text"]) for a in answers), n),
         "repeated_8gram_pct": share(sum(repeated_ngram(a["text"]) for a in answers), n),
-        "max_tokens_pct": share(sum(any("maxTokens" in w for w in a["warnings"]) for a in answers), n),
+        "max_tokens_pct": share(sum(stopped_by_max_tokens(a) for a in answers), n),
         "loop_cut_pct": share(sum(any("repeat" in w for w in a["warnings"]) for a in answers), n),
         "sentences_max": max(sentences) if sentences else 0,
         "sentences_median": median(sentences),
@@ -345,9 +351,9 @@ def print_table(results: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--workspace", required=True)
-    parser.add_argument("--questions", required=True)
+    parser.add_argument("--model")
+    parser.add_argument("--workspace")
+    parser.add_argument("--questions")
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--hovers", type=int, default=12, help="CamelCase symbols from the questions to hover")
     parser.add_argument("--threads", type=int, default=2)
@@ -361,7 +367,22 @@ def main() -> None:
     parser.add_argument("--keep-answers", action="store_true", help="with --json: every answer's text")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--log", default=None, help="append each answer as a JSON line to this file, as it comes")
+    parser.add_argument("--from-log", default=None, help="only print the metrics of a --log file (no model run)")
     args = parser.parse_args()
+
+    if not args.from_log and not (args.model and args.workspace and args.questions):
+        parser.error("--model, --workspace and --questions are required (unless --from-log)")
+    if args.from_log:
+        from ragls.core.extractive import NOT_COVERED
+
+        by_variant: dict[str, dict[str, list]] = {}
+        for line in Path(args.from_log).read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            parts = by_variant.setdefault(item["variant"], {"ask": [], "hover": []})
+            parts["hover" if "symbol" in item else "ask"].append(item)
+        results = [{"variant": v, "ask": measure(p["ask"], NOT_COVERED), "hover": measure(p["hover"], NOT_COVERED)} for v, p in by_variant.items()]
+        print(json.dumps(results, indent=2)) if args.json else print_table(results)
+        return
 
     from ragls.index.workspace_index import WorkspaceIndex
     from ragls.settings import Settings

@@ -93,13 +93,17 @@ def test_the_gateway_question_that_looped_now_reads_like_an_answer(host) -> None
         assert citation.path.endswith("gateway.md") and 1 <= citation.start_line <= citation.end_line <= 38
 
 
-def test_the_loop_guard_ends_a_loop_the_model_would_run_to_max_tokens(host) -> None:
+def test_the_loop_guard_ends_a_loop_the_model_would_run_to_max_tokens(smollm2: Path) -> None:
     """Same prompt, same seed, guard off vs on: off, the model runs to max_tokens repeating itself
     (the issue's failure); on, generation ends at the first repeat, far sooner."""
-    from ragls.model.llama_backend import run_generation
+    import logging
+
+    from ragls.model.llama_backend import LlamaBackend, run_generation
 
     resources = load_mode("answer")
-    backend = host._backend  # the host's one model (this test holds no other reference to it)
+    # in this process (the host runs its model in a worker process): run_generation itself
+    settings = ModelSettings(path=str(smollm2), context_size=4096, threads=2, temperature=0.0, seed=0)
+    backend, _ = LlamaBackend.load(settings, logging.getLogger("ragls.test.smollm2"))
     # whole chunks, as before focusing: the prompt that made the model loop
     plan = prompting.build_prompt(
         "What is the role of the Infrastructure Provider in the design principles of Gateway API?",
@@ -115,9 +119,11 @@ def test_the_loop_guard_ends_a_loop_the_model_would_run_to_max_tokens(host) -> N
     llm = backend._llm
     tokens = backend._prompt(plan.messages())
     common = dict(grammar=backend._grammar(gbnf), temperature=0.0, seed=0, max_tokens=512, on_delta=None, cancel=None)
-    with host._lock:
+    try:
         unguarded = run_generation(llm, tokens, loop_guard=False, **common)
         guarded = run_generation(llm, tokens, loop_guard=True, **common)
+    finally:
+        backend.close()
     assert loops.repetition_start(unguarded.text) is not None, "the unguarded text should loop (else pick another passage)"
     assert guarded.finish_reason == "loop"
     assert guarded.completion_tokens < unguarded.completion_tokens
