@@ -94,8 +94,9 @@ def test_the_gateway_question_that_looped_now_reads_like_an_answer(host) -> None
 
 
 def test_the_loop_guard_ends_a_loop_the_model_would_run_to_max_tokens(smollm2: Path) -> None:
-    """Same prompt, same seed, guard off vs on: off, the model runs to max_tokens repeating itself
-    (the issue's failure); on, generation ends at the first repeat, far sooner."""
+    """Same prompt (whole chunks, as before focusing), same seed, guard off vs on: off, the model
+    runs to max_tokens repeating itself (the issue's failure); on, generation ends at the first
+    repeat, far sooner, with the same tokens up to there."""
     import logging
 
     from ragls.model.llama_backend import LlamaBackend, run_generation
@@ -110,7 +111,7 @@ def test_the_loop_guard_ends_a_loop_the_model_would_run_to_max_tokens(smollm2: P
         gateway_hits(),
         resources.texts,
         context_size=backend.context_size,
-        max_tokens=512,
+        max_tokens=256,
         count_tokens=backend.count_tokens,
         focus_tokens=None,
     )
@@ -118,12 +119,13 @@ def test_the_loop_guard_ends_a_loop_the_model_would_run_to_max_tokens(smollm2: P
     gbnf = grammar.specialise(resources.grammar_template, passage_count=len(plan.passages), not_covered=NOT_COVERED, bounds=loose)
     llm = backend._llm
     tokens = backend._prompt(plan.messages())
-    common = dict(grammar=backend._grammar(gbnf), temperature=0.0, seed=0, max_tokens=512, on_delta=None, cancel=None)
+    common = dict(grammar=backend._grammar(gbnf), temperature=0.0, seed=0, max_tokens=256, on_delta=None, cancel=None)
     try:
         unguarded = run_generation(llm, tokens, loop_guard=False, **common)
         guarded = run_generation(llm, tokens, loop_guard=True, **common)
     finally:
         backend.close()
+    assert unguarded.finish_reason == "length"
     assert loops.repetition_start(unguarded.text) is not None, "the unguarded text should loop (else pick another passage)"
     assert guarded.finish_reason == "loop"
     assert guarded.completion_tokens < unguarded.completion_tokens
