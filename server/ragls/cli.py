@@ -228,7 +228,7 @@ def raw_model_settings(args: argparse.Namespace) -> dict[str, Any]:
         adapters.append({"name": Path(path).stem, "path": path, "scale": scale})
     if adapters:
         raw_model.update(adapters=adapters, defaultAdapters=[a["name"] for a in adapters])
-    for key, attr in (("temperature", "temperature"), ("seed", "seed"), ("contextSize", "ctx_size"), ("gpuLayers", "gpu_layers"), ("threads", "threads"), ("maxTokens", "max_tokens")):
+    for key, attr in (("temperature", "temperature"), ("seed", "seed"), ("contextSize", "ctx_size"), ("gpuLayers", "gpu_layers"), ("threads", "threads"), ("maxTokens", "max_tokens"), ("weightRepacking", "weight_repacking")):
         if getattr(args, attr, None) is not None:
             raw_model[key] = getattr(args, attr)
     if getattr(args, "remote_url", None):
@@ -341,6 +341,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--gpu-layers", type=int, help="layers to offload (-1: all when a GPU build is present)")
     group.add_argument("--threads", type=int)
     group.add_argument("--max-tokens", type=int)
+    group.add_argument(
+        "--weight-repacking", choices=("auto", "on", "off"),
+        help="llama.cpp's repacking of CPU weights (auto: off on CPUs with AMX, where it crashes, and after a crash)",
+    )
     group.add_argument("--remote-url", help="OpenAI-compatible endpoint instead of a local model (key: $RAGLS_API_KEY)")
     group.add_argument("--remote-model", help="model name at the remote endpoint")
 

@@ -47,7 +47,8 @@ def test_answer_cites_the_lines_of_its_sentences():
     assert not answer.abstained
     assert answer.text.endswith("[1]")
     (citation,) = answer.citations
-    assert (citation.path, citation.start_line, citation.end_line) == ("docs/guide.md", 6, 8)
+    # (the sentence on line 6 only mentions retries: it does not say how they are configured)
+    assert (citation.path, citation.start_line, citation.end_line) == ("docs/guide.md", 7, 8)
 
 
 def test_not_covered_abstains_without_citations():
@@ -160,3 +161,84 @@ def test_hover_on_a_name_in_a_packed_chunk_names_that_name_and_its_line():
     constants = next(c for c in chunks if "RETRIES" in c.symbols)
     answer = symbol_answer("RETRIES", [Hit(constants, 1.0)])
     assert answer.text == "`RETRIES` is defined here (`RETRIES = 5`). [1]" and answer.citations[0].start_line == 8
+
+
+# --- defects seen on real questions (issue 18) ---------------------------------------------------
+
+from ragls.core.extractive import MAX_ANSWER_CHARS, MAX_SENTENCE_CHARS  # noqa: E402
+
+
+def _answer(question: str, *hits: Hit):
+    return extractive_answer(question, SearchResult(question, tuple(hits), covered=True))
+
+
+def test_a_glossary_tooltip_reads_as_its_term_and_inline_code_stays_code():
+    text = (
+        "The ResourceSlices that your driver publishes contain information about the\n"
+        "devices. You\n"
+        'can use {{< glossary_tooltip term_id="cel" >}} to filter for properties in your\n'
+        "DeviceClasses with `device.attributes`.\n"
+        '{{< glossary_tooltip text="Pods" term_id="pod" >}} run on nodes with `kubelet` agents.\n'
+    )
+    texts = [s.text for s in prose_sentences(text, 10)]
+    assert "You can use cel to filter for properties in your DeviceClasses with `device.attributes`." in texts
+    assert "Pods run on nodes with `kubelet` agents." in texts  # a line opening with a shortcode is prose too
+    assert not any("{{" in t or "You can use to" in t for t in texts)
+
+
+def test_html_is_read_as_text_and_block_tags_end_sentences():
+    text = "<p>The <code>--max-pods</code> flag caps pods per node &amp; defaults to 110</p><p>Another paragraph here for sure.</p>"
+    texts = [s.text for s in prose_sentences(text, 3)]
+    assert texts == ["The `--max-pods` flag caps pods per node & defaults to 110", "Another paragraph here for sure."]
+
+
+def test_the_same_sentence_from_overlapping_chunks_is_given_once():
+    section = "The lease duration is 15 seconds by default.\nRenewal happens every 10 seconds."
+    first = hit(section, start=5)
+    overlap = hit("Intro words that set the scene.\n" + section, start=4)  # a window of the same section
+    answer = _answer("How long is the lease duration by default?", first, overlap)
+    assert answer.text.count("The lease duration is 15 seconds by default.") == 1
+
+
+def test_a_long_bulleted_list_on_one_line_is_cut_into_items():
+    items = [f"format{n}: a valid value of kind {n} as parsed by the library routine number {n}" for n in range(30)]
+    line = "The following formats are validated: " + " - ".join(items)
+    assert 2400 <= len(line) <= 2800
+    sentences = prose_sentences(line, 400)
+    assert len(sentences) > 5 and all(len(s.text) <= MAX_SENTENCE_CHARS for s in sentences)
+    assert all((s.start_line, s.end_line) == (400, 400) for s in sentences)
+    answer = _answer("Which value does format17 accept?", hit(line, start=400))
+    assert "format17" in answer.text and len(answer.text) <= MAX_ANSWER_CHARS + 20
+
+
+def test_a_50000_character_line_is_never_the_whole_answer():
+    line = " ".join(f"token{n % 97} value{n}" for n in range(3500))  # no sentence punctuation at all
+    line = (line + " retry budget")[:50_000]
+    assert len(line) >= 45_000
+    answer = _answer("what is the retry budget value", hit(line, start=1), hit("The retry budget is 10% of requests per second.", path="docs/b.md"))
+    assert not answer.abstained and len(answer.text) <= MAX_ANSWER_CHARS + 20
+    assert "10%" in answer.text  # the real sentence wins over a fragment of the huge line
+
+
+def test_a_quantity_question_prefers_the_sentence_with_the_quantity():
+    text = (
+        "The horizontal pod autoscaler checks metrics and scales workloads for you.\n\n"
+        "The autoscaler checks metrics every 15 seconds by default."
+    )
+    question = "How often does the autoscaler check metrics?"
+    answer = extractive_answer(question, SearchResult(question, (hit(text),), covered=True), max_sentences=1)
+    assert answer.text == "The autoscaler checks metrics every 15 seconds by default. [1]"
+
+
+def test_a_weak_second_sentence_from_another_page_is_not_appended():
+    good = hit("The server keeps the index fresh while you edit: it watches files and re-indexes them.", path="README.md")
+    weak = hit("The evaluation keeps numbers for every index change we made.", path="docs/EVALUATION.md")
+    answer = _answer("How does the server keep the index fresh while I edit?", good, weak)
+    assert [c.path for c in answer.citations] == ["README.md"]
+
+
+def test_a_sentence_quoting_the_whole_question_is_not_an_answer():
+    quoting = hit('Asking "how does the server keep the index fresh while I edit" cited the wrong file.', path="docs/notes.md")
+    good = hit("The server re-indexes a file within a second of saving it, so the index stays fresh.", path="README.md")
+    answer = _answer("How does the server keep the index fresh while I edit?", quoting, good)
+    assert [c.path for c in answer.citations] == ["README.md"]

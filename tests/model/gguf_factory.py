@@ -74,13 +74,22 @@ def vocabulary(shape: ModelShape) -> tuple[list[str], list[float], list[int]]:
     return tokens, scores, [int(t) for t in types]
 
 
-def write_model(path: Path, shape: ModelShape = TINY, *, seed: int = 0, chat_template: str | None = CHAT_TEMPLATE) -> Path:
-    """Write a llama GGUF with random F32 weights to ``path``."""
+def write_model(
+    path: Path,
+    shape: ModelShape = TINY,
+    *,
+    seed: int = 0,
+    chat_template: str | None = CHAT_TEMPLATE,
+    architecture: str = "llama",
+    weights: bool = True,
+) -> Path:
+    """Write a llama GGUF with random F32 weights to ``path``. ``architecture`` another name: a
+    model of an architecture llama.cpp lacks; ``weights=False``: a vocabulary-only GGUF."""
     rng = np.random.default_rng(seed)
     tokens, scores, types = vocabulary(shape)
     vocab = len(tokens)
     e, f, kv = shape.embedding, shape.feed_forward, shape.kv_heads * shape.head_dim
-    writer = gguf.GGUFWriter(str(path), "llama")
+    writer = gguf.GGUFWriter(str(path), architecture)
     writer.add_name("ragls-test-random")
     writer.add_context_length(shape.context_length)
     writer.add_embedding_length(e)
@@ -107,6 +116,11 @@ def write_model(path: Path, shape: ModelShape = TINY, *, seed: int = 0, chat_tem
     def weight(*dims: int, scale: float = 0.02) -> np.ndarray:
         return (rng.standard_normal(dims) * scale).astype(np.float32)
 
+    if not weights:
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.close()
+        return path
     writer.add_tensor("token_embd.weight", weight(vocab, e, scale=1.0))
     writer.add_tensor("output_norm.weight", np.ones(e, dtype=np.float32))
     writer.add_tensor("output.weight", weight(vocab, e, scale=0.5))

@@ -7,12 +7,15 @@ extractive answer can never cite something it did not read.
 
 from __future__ import annotations
 
+import html
+import math
 import re
 from dataclasses import dataclass
 from importlib import resources
 
-from ragls.core.query import analyze_query
-from ragls.core.snippets import term_matcher
+from ragls.core.query import STOPWORDS, analyze_query
+from ragls.core.letters import fold_letters
+from ragls.core.snippets import match_prefix
 from ragls.core.types import Answer, Chunk, Citation, Hit, SearchResult
 
 # The same sentence a model must use (grammars/*.gbnf), so clients can recognise an abstention.
@@ -20,11 +23,28 @@ NOT_COVERED = resources.files("ragls.prompts").joinpath("not_covered.txt").read_
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[*_])")
-# Hugo/Jekyll shortcodes: {{< glossary_tooltip text="Pods" term_id="pod" >}} reads as "Pods".
-_SHORTCODE_TEXT = re.compile(r"\{\{[<%]\s*glossary_tooltip[^}]*?text=\"([^\"]*)\"[^}]*[>%]\}\}")
+# Hugo/Jekyll shortcodes: {{< glossary_tooltip text="Pods" term_id="pod" >}} reads as "Pods", and
+# without a text as its term ({{< glossary_tooltip term_id="cel" >}} -> "cel"), never as nothing:
+# "You can use {{< glossary_tooltip term_id="cel" >}} to filter" must not read "You can use to filter".
+_TOOLTIP = re.compile(r"\{\{[<%]\s*glossary_tooltip\b([^}]*?)[>%]\}\}")
+_TOOLTIP_TEXT = re.compile(r"""\btext\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_TOOLTIP_TERM = re.compile(r"""\bterm_id\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _SHORTCODE = re.compile(r"\{\{[<%].*?[>%]\}\}")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_QUOTE_MARK = re.compile(r"^\s*(?:>\s?)+")
+# HTML in Markdown (generated reference pages): block tags end a sentence, inline tags are dropped,
+# <code> stays code.
+_BLOCK_TAG = re.compile(r"</?(?:p|div|li|ul|ol|tr|td|th|table|tbody|thead|br|hr|h[1-6]|dd|dt|dl|blockquote|pre|label|section|details|summary)\b[^>]*>", re.I)
+_CODE_TAG = re.compile(r"</?code\b[^>]*>", re.I)
+_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+# Caps on what an answer may quote: a sentence longer than this is cut at list separators,
+# clauses or words into pieces of at most this length (a 50,000-character line, a whole list
+# written on one line), and an extractive answer holds at most ``MAX_ANSWER_CHARS``.
+MAX_SENTENCE_CHARS = 400
+MAX_ANSWER_CHARS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,20 +54,77 @@ class Sentence:
     end_line: int
 
 
+def _tooltip(match: re.Match[str]) -> str:
+    args = match.group(1)
+    found = _TOOLTIP_TEXT.search(args) or _TOOLTIP_TERM.search(args)
+    return next((g for g in found.groups() if g is not None), "") if found else ""
+
+
 def clean_inline(text: str) -> str:
-    text = _SHORTCODE_TEXT.sub(r"\1", text)
+    """Markup as a reader sees it: shortcodes rendered (or dropped), links as their text, HTML tags
+    dropped (``<code>`` as backticks) and entities decoded; inline code is kept as code."""
+    text = _TOOLTIP.sub(_tooltip, text)
     text = _SHORTCODE.sub("", text)
     text = _MD_LINK.sub(r"\1", text)
+    text = _COMMENT.sub("", text)
+    text = _CODE_TAG.sub("`", text)
+    text = _TAG.sub(" ", text)
+    text = html.unescape(text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+# Where a too-long sentence may be cut, best first: list items written on one line ("a - b - c"),
+# clauses, then any space.
+_CUTS = (re.compile(r"\s[-*•]\s"), re.compile(r"[;:]\s"), re.compile(r",\s"), re.compile(r"\s"))
+
+
+def _pieces(text: str, limit: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int]]:
+    """(begin, end) spans that cover ``text`` in pieces of at most ``limit`` characters, each cut
+    at the farthest separator of the best kind within reach (``_CUTS``), or hard at ``limit``."""
+    spans, begin = [], 0
+    while len(text) - begin > limit:
+        window = text[begin : begin + limit + 1]
+        end = begin + limit
+        for cut in _CUTS:
+            ends = [m.end() for m in cut.finditer(window) if m.end() > limit // 4]
+            if ends:
+                end = begin + ends[-1]
+                break
+        spans.append((begin, end))
+        begin = end
+    spans.append((begin, len(text)))
+    return spans
+
+
+def _markup_only(stripped: str) -> bool:
+    return (
+        not stripped
+        or stripped.startswith(("#", "|", "<!--", ".. ", "==", "--"))
+        or re.fullmatch(r"[=\-~^\"'`#*+_.:]{3,}", stripped) is not None
+        or (stripped.startswith(("{{", "<")) and not clean_inline(stripped))
+    )
 
 
 def prose_sentences(text: str, start_line: int) -> list[Sentence]:
     """Sentences of the prose in a passage with their line ranges; headings, code fences, front
-    matter, tables and markup-only lines are left out."""
+    matter, tables and markup-only lines are left out, and no sentence is longer than
+    ``MAX_SENTENCE_CHARS`` (longer ones are cut into pieces, each with its own lines)."""
     sentences: list[Sentence] = []
     paragraph: list[tuple[int, str]] = []
     in_fence = False
     in_front_matter = start_line == 1 and text.startswith(("---", "+++"))
+
+    def add(raw: str, begin: int, line_of_char: list[int]) -> None:
+        for piece_begin, piece_end in _pieces(raw):
+            piece = raw[piece_begin:piece_end]
+            cleaned = clean_inline(piece)
+            if len(cleaned) > MAX_SENTENCE_CHARS:  # markup made it no shorter (rare): cut the text
+                cleaned = cleaned[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + " …"
+            if len(_WORD.findall(cleaned)) < 4:
+                continue
+            first = begin + piece_begin
+            last = min(begin + max(piece_end - 1, piece_begin), len(line_of_char) - 1)
+            sentences.append(Sentence(cleaned, line_of_char[first], line_of_char[last]))
 
     def flush() -> None:
         if not paragraph:
@@ -57,15 +134,17 @@ def prose_sentences(text: str, start_line: int) -> list[Sentence]:
             piece = line.strip() + " "
             joined += piece
             line_of_char.extend([line_no] * len(piece))
-        position = 0
-        for part in _SENTENCE_END.split(joined):
-            begin = joined.find(part, position)
-            position = begin + len(part)
-            cleaned = clean_inline(part)
-            if len(_WORD.findall(cleaned)) >= 4:
-                end = min(begin + max(len(part) - 1, 0), len(line_of_char) - 1)
-                sentences.append(Sentence(cleaned, line_of_char[begin], line_of_char[end]))
         paragraph.clear()
+        position = 0
+        for block in [*_BLOCK_TAG.split(joined)]:
+            block_begin = joined.find(block, position) if block else position
+            position = block_begin + len(block)
+            inner = 0
+            for part in _SENTENCE_END.split(block):
+                begin = block.find(part, inner)
+                inner = begin + len(part)
+                if part.strip():
+                    add(part, block_begin + begin, line_of_char)
 
     for offset, line in enumerate(text.split("\n")):
         line_no = start_line + offset
@@ -80,11 +159,11 @@ def prose_sentences(text: str, start_line: int) -> list[Sentence]:
             continue
         if in_fence:
             continue
-        if (
-            not stripped
-            or stripped.startswith(("#", "|", "<!--", "{{", ".. ", "==", "--"))
-            or re.fullmatch(r"[=\-~^\"'`#*+_.:]{3,}", stripped)
-        ):
+        line = _QUOTE_MARK.sub("", line)  # "> a quoted note" reads as its text
+        if "{{" in line:  # rendered before sentences are cut: "`x`. {{< tooltip text="Pods" >}} run" is two
+            line = _SHORTCODE.sub("", _TOOLTIP.sub(_tooltip, line))
+        stripped = line.strip()
+        if _markup_only(stripped):
             flush()
             continue
         if _LIST_MARK.match(line):
@@ -141,47 +220,149 @@ def _title(hit: Hit) -> str:
     return chunk.path
 
 
+# What kind of answer a question asks for, from its wording (pure pattern matching on the question;
+# nothing about any workspace): a quantity, a command-line flag, a named field or setting. A sentence
+# of that kind is more likely the answer than one that only repeats the question's words.
+_ASKS_QUANTITY = re.compile(
+    r"\bhow (?:long|often|many|much|big|large|soon|far|old|frequently|close|high|low|small)\b"
+    r"|\b(?:what|which)(?: is| are)?(?: the)? (?:size|limit|timeout|interval|period|duration|default|maximum|minimum|"
+    r"max|min|length|number|count|port|percentage|rate|age|version|value|amount)s?\b|\bat what (?:age|size|point)\b",
+    re.I,
+)
+_ASKS_FLAG = re.compile(r"\b(?:flags?|options?|arguments?|switch(?:es)?|command[- ]line|parameters?)\b", re.I)
+_ASKS_NAME = re.compile(r"\b(?:fields?|settings?|property|properties|keys?|labels?|annotations?|attributes?|parameters?|values?|prefix|name)\b", re.I)
+_NUMBER = re.compile(r"\d")
+_QUANTITY = re.compile(
+    r"\b\d+(?:\.\d+)?\s?(?:%|percent|[KMGTP]i?B?\b|[KMGTP]i\b|bytes?|ms|s|m|h|d|seconds?|minutes?|hours?|days?|weeks?|"
+    r"months?|years?|characters?|times|replicas|pods?|nodes?|cores?|CPUs?)\b|\b\d+(?:\.\d+)?(?:ms|s|m|h|Mi|Gi|Ki)\b",
+)
+_FLAG = re.compile(r"(?<![\w-])--?[a-zA-Z][\w-]*")
+_CODE = re.compile(r"`[^`]+`")
+
+
+_ASKS_HOW = re.compile(r"\bhow (?:do|can|should|would) (?:i|we|you)\b|\bhow to\b", re.I)
+# "What is a DaemonSet (for)?", "What are operators?", "What does a CronJob do?": the subject's terms.
+_ASKS_DEFINITION = re.compile(r"^\s*what(?:'s| is| are| does)\s+(?:an?\s+|the\s+)?(.+?)(?:\s+(?:for|do|mean))?\s*\??\s*$", re.I)
+
+
+def _definition_head(question: str) -> str:
+    """The prefix of the head noun a definition question asks about ("What is a container image?"
+    -> "imag", "What is the backoff of the retry_policy?" -> "backo"), or "" for other questions."""
+    definition = _ASKS_DEFINITION.match(question)
+    if not definition:
+        return ""
+    phrase = re.split(r"\s+of\s+", definition.group(1), maxsplit=1)[0]
+    words = [w.lower() for w in _WORD.findall(phrase) if w.lower() not in STOPWORDS]
+    return match_prefix(words[-1]) if 0 < len(words) <= 3 else ""
+
+
+def _answer_kind_bonus(question: str, sentence: str) -> float:
+    """How much a sentence looks like the kind of answer the question asks for (0 .. 0.4)."""
+    bonus = 0.0
+    if _ASKS_QUANTITY.search(question):
+        bonus += 0.35 if _QUANTITY.search(sentence) else 0.15 if _NUMBER.search(sentence) else 0.0
+    if _ASKS_FLAG.search(question) and _FLAG.search(sentence):
+        bonus += 0.3
+    elif _ASKS_NAME.search(question) and _CODE.search(sentence):
+        bonus += 0.15
+    elif _ASKS_HOW.search(question) and (_FLAG.search(sentence) or _CODE.search(sentence)):
+        bonus += 0.15  # how-to answers name the command, flag or setting to use
+    head = _definition_head(question)
+    if head:
+        # a definition opens with its subject: "A _DaemonSet_ ensures that ...", "Operators are ..."
+        if any(w.lower().startswith(head) for w in _WORD.findall(sentence)[:4]):
+            bonus += 0.3
+    return min(bonus, 0.4)
+
+
 def extractive_answer(
     question: str,
     result: SearchResult,
     *,
     max_sentences: int = 3,
     max_per_passage: int = 2,
+    keep_ratio: float = 0.6,
 ) -> Answer:
+    """The sentences of the retrieved passages that best answer ``question``, each cited.
+
+    A sentence scores the idf-weighted share of the question's terms it holds (weights from the
+    candidate sentences themselves: a word in every sentence says little about which one answers),
+    plus a bonus when it is the kind of answer asked for (``_answer_kind_bonus``), less for later
+    passages and for length. The best sentence is always given; others only when they score at least
+    ``keep_ratio`` of it (a weak second sentence is usually from a page about something else), at
+    most ``max_sentences``, ``max_per_passage`` per passage and ``MAX_ANSWER_CHARS`` in all. The same
+    sentence from two overlapping passages is given once.
+    """
     if not result.covered or not result.hits:
         return Answer(text=NOT_COVERED, citations=(), abstained=True)
     parts = analyze_query(question)
-    terms = [*parts.words, *parts.subwords]
-    matches = term_matcher(terms, whole=parts.spelled_out)
+    # (a possessive asks about its noun: "Pod's" is matched as "pod")
+    terms = list(dict.fromkeys(re.sub(r"'s?$", "", t.lower()) for t in (*parts.words, *parts.subwords)))
+    whole = {t.lower() for t in parts.spelled_out}
+    # prefix length -> prefix -> the terms it stands for (a word matches a term when it starts with
+    # the term's prefix; spelled-out Greek letters match whole words only)
+    by_length: dict[int, dict[str, list[str]]] = {}
+    for t in terms:
+        if t not in whole:
+            prefix = match_prefix(t)
+            by_length.setdefault(len(prefix), {}).setdefault(prefix, []).append(t)
+    all_prefixes = sorted({p for table in by_length.values() for p in table}, key=len, reverse=True)
+    starts = re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, all_prefixes)) + r")[^\W_]*") if all_prefixes else None
     # A sentence sharing a single word with a long question is rarely an answer to it.
     needed = 1 if len(set(parts.words)) <= 2 else 2
-    scored: list[tuple[float, int, int, Sentence]] = []
+    candidates: list[tuple[int, int, Sentence, frozenset[str]]] = []
+    seen: set[str] = set()
+    # A sentence that quotes the whole question talks about the question (a FAQ entry's heading, an
+    # evaluation note, a test) rather than answering it.
+    quoted = " ".join(w.lower() for w in _WORD.findall(question))
+    quoted = quoted if len(quoted.split()) >= 5 else ""
     for rank, hit in enumerate(result.hits):
         for position, sentence in enumerate(_sentences_of(hit)):
-            words = {w.lower() for w in _WORD.findall(sentence.text)}
-            matched = sum(1 for w in words if matches(w))
-            if matched < needed:
+            key = re.sub(r"\W+", " ", sentence.text).strip().lower()
+            if key in seen:
+                continue  # overlapping chunks (a window of a long section, an overlay) repeat sentences
+            seen.add(key)
+            if quoted and quoted in " ".join(w.lower() for w in _WORD.findall(sentence.text)):
                 continue
-            # More query words is better; earlier passages are better; very long sentences are worse;
-            # a question in words is better answered by prose than by "`x` is defined here".
-            score = matched / (1 + 0.35 * rank) - 0.002 * max(0, len(sentence.text) - 200)
-            if parts.natural_language and hit.chunk.kind == "code":
-                score *= 0.5
-            scored.append((score, rank, position, sentence))
+            folded = fold_letters(sentence.text).lower()
+            found = {t for t in whole if re.search(rf"(?<![^\W_]){re.escape(t)}(?![^\W_])", folded)} if whole else set()
+            # one scan finds the words that start with some prefix; only those are looked up
+            for word in set(starts.findall(folded)) if starts is not None else ():
+                for length, table in by_length.items():
+                    found.update(table.get(word[:length], ()))
+            matched = frozenset(found)
+            if len(matched) >= needed:
+                candidates.append((rank, position, sentence, matched))
+    if not candidates:
+        # Retrieval found the topic but no sentence states it (a page of code samples, a table):
+        # point at the best sections instead of pretending the workspace is silent.
+        return _pointer_answer(result.hits[:2])
+    total = len(candidates)
+    weight = {t: math.log(1 + total / (1 + sum(t in m for *_, m in candidates))) for t in terms}
+    all_weight = sum(weight.values()) or 1.0
+    scored = []
+    for rank, position, sentence, matched in candidates:
+        share = sum(weight[t] for t in matched) / all_weight
+        score = (share + _answer_kind_bonus(question, sentence.text)) / (1 + 0.1 * rank)
+        score -= 0.001 * max(0, len(sentence.text) - 250)
+        if parts.natural_language and result.hits[rank].chunk.kind == "code":
+            score *= 0.5  # a question in words is better answered by prose than by "`x` is defined here"
+        scored.append((score, rank, position, sentence))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    best = scored[0][0]
     chosen: list[tuple[int, int, Sentence]] = []
     per_passage: dict[int, int] = {}
-    for _score, rank, position, sentence in scored:
+    length = 0
+    for score, rank, position, sentence in scored:
+        if chosen and (score < keep_ratio * best or length + len(sentence.text) > MAX_ANSWER_CHARS):
+            continue
         if per_passage.get(rank, 0) >= max_per_passage:
             continue
         per_passage[rank] = per_passage.get(rank, 0) + 1
         chosen.append((rank, position, sentence))
+        length += len(sentence.text)
         if len(chosen) >= max_sentences:
             break
-    if not chosen:
-        # Retrieval found the topic but no sentence states it (a page of code samples, a table):
-        # point at the best sections instead of pretending the workspace is silent.
-        return _pointer_answer(result.hits[:2])
     chosen.sort(key=lambda item: (item[0], item[1]))  # read in passage order, as written
     ids: dict[int, int] = {}
     spans: dict[int, tuple[int, int]] = {}

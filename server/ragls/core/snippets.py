@@ -9,9 +9,12 @@ from ragls.core.letters import fold_letters
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-def _prefix(word: str) -> str:
-    # A cheap stand-in for stemming when matching lines: "retries"/"retry"/"retrying" share "retr".
+def match_prefix(word: str) -> str:
+    """A cheap stand-in for stemming when matching words: "retries"/"retry"/"retrying" share "retr"."""
     return word[: max(4, len(word) - 2)] if len(word) > 4 else word
+
+
+_prefix = match_prefix
 
 
 def term_matcher(terms: list[str] | tuple[str, ...], whole: frozenset[str] | tuple[str, ...] = ()):

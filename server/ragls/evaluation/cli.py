@@ -2,10 +2,13 @@
 
     ragls eval --beir DIR
     ragls eval --workspace DIR --questions FILE.jsonl [--split tune|test|all] [--ood-queries FILE]
+    ragls eval --answers --workspace DIR --questions FILE.jsonl [--model M] [--adapter A:s[,B:s]] ...
 
 Prints nDCG@10, MRR@10, Recall@5/10/100, per-query latency p50/p95 and abstention rates (the share
 of in-domain questions retrieval answers; with ``--ood-queries``, the share of out-of-domain
 questions it declines). ``--json`` for machines, ``--per-query`` to see each question.
+``--answers`` measures the answers instead (``evaluation/answers.py``): one column per
+configuration — extractive, the model, the model with each ``--adapter`` set.
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, default=100, help="ranked results per query (default 100, for Recall@100)")
     p.add_argument("--prf", type=int, default=None, metavar="N", help="pseudo-relevance feedback from the top N chunks (default 5, only for low-coverage queries; 0: off; --param prf_gate=1.01: always)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a RetrievalParams field (experiments)")
+    answers = p.add_argument_group("answers (--answers): what users read, per configuration")
+    answers.add_argument("--answers", action="store_true", help='measure answers: questions with "facts" or "unanswerable": true')
+    answers.add_argument("--model", metavar="GGUF", help="also answer with this local model (a column), and with each --adapter set")
+    answers.add_argument("--adapter", action="append", default=[], metavar="PATH[:SCALE][,PATH[:SCALE]...]", help="one adapter set (a column; repeatable)")
+    answers.add_argument("--gpu-layers", type=int, help="model layers to offload (default: all when the build has a GPU)")
+    answers.add_argument("--model-timeout", type=float, default=300.0, metavar="S", help="seconds to wait for the model to load (default 300)")
+    answers.add_argument("--limit", type=int, metavar="N", help="only the first N questions (after --split)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--per-query", action="store_true", help="show every question (failures first)")
     p.set_defaults(func=run_eval)
@@ -67,6 +77,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.answers:
+        from ragls.evaluation.answers_cli import run_answers
+
+        return run_answers(args, _params(args) if args.param or args.prf is not None else None)
     params = _params(args)
     ood_texts = list(load_queries(Path(args.ood_queries)).values()) if args.ood_queries else None
     runs: list[RunSummary] = []

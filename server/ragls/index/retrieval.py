@@ -71,7 +71,15 @@ class RetrievalParams:
     prf_terms: int = 10  # expansion terms added to the query
     prf_weight: float = 0.5  # boost of the strongest expansion term (others proportionally less)
     prf_max_df: float = 0.1  # expansion terms must occur in at most this share of chunks
-    min_coverage: float = 0.45  # idf-weighted share of query terms the best hit must contain
+    # Abstention: the weighted share of query terms the best hit must contain (``Retriever.coverage``).
+    # Chosen with benchmarks/abstention_by_size.py on the tuning half of benchmarks/data/k8s-answers.jsonl
+    # over workspaces of 1, 10, 100 and 1,569 pages and this repository (docs/EVALUATION.md): the
+    # prior below makes the share mean the same at every size; 0.45 with plain idf answered 66% of
+    # answerable questions in a one-page workspace.
+    min_coverage: float = 0.4
+    coverage_prior: float = 0.1  # a term's prior share of chunks ...
+    coverage_prior_chunks: float = 100.0  # ... weighted as this many chunks
+    unseen_name_weight: float = 3.0  # weight factor of a name in the query the workspace never uses
     # Source priors for mixed code + docs workspaces (tuned on docs/eval/ragls-questions.jsonl; no
     # effect on all-prose sets like k8s-docs and SciFact): a question in words multiplies prose
     # chunks by 1 + prose_boost; chunks of test files get 1 - test_penalty unless the query is about tests.
@@ -353,10 +361,13 @@ class Retriever:
         return any(s in defined for s in parts.symbols)
 
     def coverage(self, searcher: tantivy.Searcher, parts: QueryParts, hit: Hit | Chunk) -> float:
-        """IDF-weighted share of the query's content terms that occur in the hit (0..1).
+        """Weighted share of the query's content terms that occur in the hit (0..1).
 
-        A passage that contains the rare words of a question is on topic; one that only shares
-        common words ("pod", "use") is not, however high its BM25 score.
+        A passage that contains the specific words of a question is on topic; one that only shares
+        common words ("pod", "use") is not, however high its BM25 score. A term's weight is its
+        surprise in the workspace, ``-log p`` with ``p`` the share of chunks that hold it, estimated
+        with a prior (``_term_weight``) so that it means the same in a workspace of 1 page and of
+        10,000: see docs/EVALUATION.md, "Abstention by workspace size".
         """
         stems = _stems(parts.words)
         if not stems:
@@ -364,15 +375,35 @@ class Retriever:
         chunk = hit.chunk if isinstance(hit, Hit) else hit
         present = set(analyze_as_indexed(" ".join((chunk.text, *chunk.heading, chunk.path.replace("/", " ")))))
         present.update(analyze_as_indexed(" ".join(camel_subwords(chunk.text))))
+        names = _name_stems(parts.text)
         total_docs = max(1, searcher.num_docs)
         weight_all = weight_hit = 0.0
         for stem in stems:
             df = searcher.doc_freq("body", stem)
-            idf = _idf(total_docs, df)
-            weight_all += idf
+            weight = self._term_weight(total_docs, df)
+            if df == 0 and stem in names:
+                # A name the workspace never mentions (Terraform, EKS, ReplicaSet in a repo without
+                # them): the question is about something that is not here.
+                weight *= self.params.unseen_name_weight
+            weight_all += weight
             if stem in present:
-                weight_hit += idf
+                weight_hit += weight
         return weight_hit / weight_all if weight_all else 0.0
+
+    def _term_weight(self, total_docs: int, df: int) -> float:
+        """``-log p(term in a chunk)``, with ``p`` smoothed towards ``coverage_prior`` as if the
+        workspace had ``coverage_prior_chunks`` more chunks holding each term at that rate.
+
+        Plain idf is only meaningful in a large workspace: in a one-page workspace every word the
+        page uses is in "all" of its few chunks (weight ~0) and every word it does not use gets
+        log(2N), so a paraphrased question (its own wording absent) was declined, while the same
+        page among 1,569 answered. With the prior, a small workspace weighs the question's words
+        nearly alike (there is no evidence that one is more specific than another) and a large one
+        weighs them by its own statistics (the prior's 100 chunks are lost among 10,000).
+        """
+        p = self.params
+        share = (df + p.coverage_prior * p.coverage_prior_chunks) / (total_docs + p.coverage_prior_chunks)
+        return -math.log(min(share, 0.999))
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +414,24 @@ class Ranking:
     hits: list
     covered: bool
     confidence: float
+
+
+_NAME = re.compile(r"[^\W_][\w.'-]*")
+
+
+def _name_stems(text: str) -> set[str]:
+    """Analysed terms of the names in a question: capitalised words (not the first word), acronyms,
+    camelCase, and words with digits, dots or underscores: ``Terraform``, ``EKS``, ``ReplicaSet``,
+    ``kubernetes_manifest``, ``v1.31``."""
+    names: set[str] = set()
+    for position, match in enumerate(_NAME.finditer(text)):
+        word = match.group(0).rstrip(".'-")
+        inner_caps = any(c.isupper() for c in word[1:])
+        if position == 0 and not inner_caps:
+            continue  # "How", "Which": a capital only because it starts the sentence
+        if word[:1].isupper() or inner_caps or any(c.isdigit() for c in word) or "_" in word or "." in word:
+            names.update(analyze_as_indexed(word))
+    return names
 
 
 def _find_detail(node: dict, prefix: str) -> float:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -72,9 +73,21 @@ CRASH_LIMIT = 3
 CRASH_WINDOW_S = 300
 
 
+def _file_identity(path: str | None) -> tuple[int, int, int] | None:
+    """(inode, size, mtime): what tells a replaced or rewritten model file from the loaded one."""
+    if not path:
+        return None
+    try:
+        stat = os.stat(os.path.expanduser(path))
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 @dataclass(frozen=True, slots=True)
 class ModelEvent:
-    """What the host tells its listener: ``ready`` | ``crashed`` (restarting) | ``failed``."""
+    """What the host tells its listener: ``ready`` | ``crashed`` (restarting) | ``reloading`` (the
+    file changed) | ``failed``."""
 
     kind: str
     message: str
@@ -113,6 +126,7 @@ class ModelHost:
         self._last_crash = ""
         self._repacking_override: str | None = None  # "off" once a crash happened with repacking on
         self._closed = False
+        self._file_identity: tuple[int, int, int] | None = None  # the model file as loaded
         self._modes: dict[str, ModeResources] = {mode: load_mode(mode) for mode in MODES}
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -165,6 +179,7 @@ class ModelHost:
                     backend.close()
                     return
                 self._backend = backend
+                self._file_identity = _file_identity(settings.path) if not settings.remote.url else None
             for warning in warnings:
                 self._log.warning("%s", warning)
             self._publish(generation, "ready", backend.detail, tuple(warnings))
@@ -238,6 +253,27 @@ class ModelHost:
         note = " with weight repacking off" if self._repacking_override == "off" and repacked else ""
         self._notify(ModelEvent("crashed", f"{exc}; restarting the model in {delay:g} s{note}"))
         self._begin_load(f"restarting after a crash ({exc.reason}){note}", delay=delay)
+
+    def _check_model_file(self) -> None:
+        """A model file replaced on disk (a new download, a re-quantisation) is reloaded; one that
+        was deleted keeps answering from the loaded copy (its pages stay mapped) with a warning."""
+        loaded, path = self._file_identity, self._settings.path
+        if loaded is None or not path or self._settings.remote.url:
+            return
+        now = _file_identity(path)
+        if now == loaded:
+            return
+        if now is None:
+            note = f"the model file {path} was deleted; the loaded copy answers until the model is reloaded"
+            if note not in self._warnings:
+                self._warnings = (*self._warnings, note)
+                self._log.warning("%s", note)
+            return
+        self._file_identity = None
+        self._log.warning("the model file %s changed on disk; reloading it", path)
+        self._notify(ModelEvent("reloading", f"the model file {path} changed on disk; reloading it"))
+        self._begin_load(f"reloading {path}: the file changed on disk")
+        raise ModelUnavailable("the model file changed on disk; it is being reloaded")
 
     def _notify(self, event: ModelEvent) -> None:
         listener = self.listener
@@ -369,6 +405,7 @@ class ModelHost:
             raise ValueError(f"unknown answer mode {mode!r}")
         if self._state != "ready":
             raise ModelUnavailable(f"model {self._state}: {self._detail}")
+        self._check_model_file()
         resources = self._modes[mode]
         settings = self._settings
         if max_tokens is None:

@@ -28,6 +28,7 @@ from llama_cpp import llama_chat_format
 from llama_cpp._logger import llama_log_callback as _default_llama_log
 
 from ragls.model.backend import Generation, ModelLoadError
+from ragls.model.gguf_header import GGUFHeaderError, available_memory_bytes, context_that_fits, read_header
 from ragls.settings import AdapterSpec, ModelSettings
 
 GGUF_MAGIC = b"GGUF"
@@ -206,15 +207,27 @@ class LlamaBackend:
         if thread_warning:
             warnings.append(thread_warning)
         repack, repack_reason = weight_repacking_for(settings.weight_repacking)
-        llm = cls._open(path, settings, n_ctx=settings.context_size, n_gpu_layers=n_gpu_layers, threads=threads, batch_threads=batch_threads, repack=repack)
-        trained = llm._model.n_ctx_train()
-        if 0 < trained < settings.context_size:
-            # Beyond its training context a model's attention degrades to noise; llama.cpp only logs it.
-            llm.close()
-            warnings.append(
-                f"model.contextSize {settings.context_size} is above what {path.name} was trained for ({trained}); using {trained}"
-            )
-            llm = cls._open(path, settings, n_ctx=trained, n_gpu_layers=n_gpu_layers, threads=threads, batch_threads=batch_threads, repack=repack)
+        try:
+            header = read_header(path)
+        except GGUFHeaderError as exc:
+            raise ModelLoadError(f"{path.name} is not a usable GGUF model: {exc}") from exc
+        if header.tensor_count == 0:
+            raise ModelLoadError(f"{path.name} holds no weights (a vocabulary-only GGUF?): point model.path at a full model")
+        context, context_warnings = context_that_fits(
+            settings.context_size,
+            training=header.training_context,
+            kv_bytes_per_token=header.kv_bytes_per_token(),
+            available=available_memory_bytes(),
+        )
+        warnings += context_warnings
+        try:
+            llm = cls._open(path, settings, n_ctx=context, n_gpu_layers=n_gpu_layers, threads=threads, batch_threads=batch_threads, repack=repack)
+        except ModelLoadError as exc:
+            # llama.cpp often says nothing useful; the architecture is the usual reason
+            raise ModelLoadError(
+                f"{exc} (architecture '{header.architecture or 'unknown'}', llama-cpp-python {llama_cpp.__version__}: "
+                "a model of an architecture this llama.cpp does not support, or a damaged file?)"
+            ) from exc
         offload = f"{offload}, {threads} threads, weight repacking {'on' if repack else 'off'} ({repack_reason})"
         backend = cls(llm, path, settings, offload)
         backend.threads, backend.repacking = threads, repack
@@ -318,6 +331,14 @@ class LlamaBackend:
 
     def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
         return len(self._prompt(messages))
+
+    def prompt_token_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """The formatted prompt's tokens (a diagnostic: benchmarks feed them to a plain loop)."""
+        return self._prompt(messages)
+
+    def reset_cache(self) -> None:
+        """Forget the KV cache (a diagnostic: benchmarks measure cold prompts)."""
+        self._llm.reset()
 
     def _grammar(self, gbnf: str) -> llama_cpp.LlamaGrammar:
         grammar = self._grammars.get(gbnf)

@@ -224,6 +224,12 @@ class ProcessBackend:
     def next_token_logits(self, text: str, adapters: Sequence[tuple[str, float]] = ()) -> list[float]:
         return self._call("next_token_logits", text, tuple(adapters))
 
+    def prompt_token_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        return self._call("prompt_token_ids", list(messages))
+
+    def reset_cache(self) -> None:
+        self._call("reset_cache")
+
     def generate(
         self,
         messages: Sequence[dict[str, str]],

@@ -36,7 +36,19 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 # Methods of LlamaBackend the host may call through ("call", ...). Nothing else is reachable.
-CALLABLE = frozenset({"count_tokens", "count_tokens_many", "prompt_tokens", "usable_adapters", "load_adapters", "next_token_logits"})
+CALLABLE = frozenset(
+    {
+        "count_tokens",
+        "count_tokens_many",
+        "prompt_tokens",
+        "usable_adapters",
+        "load_adapters",
+        # diagnostics for tests and benchmarks
+        "next_token_logits",
+        "prompt_token_ids",
+        "reset_cache",
+    }
+)
 
 
 def _isolate_process() -> None:
