@@ -210,3 +210,50 @@ class _Citer:
 def test_a_sentence_end_becomes_a_citation_only_where_a_sentence_can_end(text: str, due: bool) -> None:
     pytest.importorskip("llama_cpp")
     assert _Citer(text).citer.due() is due
+
+
+class _FakeBackend:
+    source = "model:fake.gguf"
+    enforces_grammar = True
+
+
+def _finish(text: str, finish_reason: str):
+    from ragls.model.host import ModelHost
+    from ragls.settings import ModelSettings
+
+    resources = load_mode("answer")
+    hits = [_hit("Leases renew every 10 seconds.\nThe kubelet owns them.", path=f"docs/l{n}.md") for n in range(2)]
+    plan = prompting.build_prompt("leases renew kubelet", hits, resources.texts, context_size=4096, max_tokens=256, count_tokens=_count)
+    return ModelHost(ModelSettings())._finish(text, finish_reason, plan, resources, _FakeBackend(), [])
+
+
+def test_finish_cuts_a_loop_back_and_says_so() -> None:
+    answer = _finish("Leases renew every 10 seconds [1]. The kubelet owns them [2]. Leases renew every 10 seconds [1]. The", "loop")
+    assert answer.text == "Leases renew every 10 seconds [1]. The kubelet owns them [2]."
+    assert [c.id for c in answer.citations] == [1, 2]
+    assert any("repeating itself" in w for w in answer.warnings)
+
+
+def test_finish_cuts_a_loop_from_a_backend_that_did_not_stop() -> None:
+    answer = _finish("Leases renew every 10 seconds [1]. Leases renew every 10 seconds [1].", "stop")
+    assert answer.text == "Leases renew every 10 seconds [1]." and any("repeating itself" in w for w in answer.warnings)
+
+
+def test_finish_always_says_when_max_tokens_stopped_it() -> None:
+    complete = _finish("Leases renew every 10 seconds [1].", "length")
+    cut = _finish("Leases renew every 10 seconds [1]. The kubelet", "length")
+    assert complete.text == cut.text == "Leases renew every 10 seconds [1]."
+    assert all(any("maxTokens" in w for w in a.warnings) for a in (complete, cut))
+    assert not any("maxTokens" in w for w in _finish("Leases renew every 10 seconds [1].", "stop").warnings)
+
+
+def test_finish_an_abstention_written_with_a_citation_cites_nothing() -> None:
+    answer = _finish(f"{NOT_COVERED[:-1]} [1].", "stop")
+    assert answer.abstained and answer.text == NOT_COVERED and answer.citations == ()
+    mixed = _finish(f"Leases renew every 10 seconds [1][1]. {NOT_COVERED[:-1]} [2].", "stop")
+    assert not mixed.abstained and mixed.text == "Leases renew every 10 seconds [1]." and [c.id for c in mixed.citations] == [1]
+
+
+def test_finish_a_cancel_is_always_said() -> None:
+    assert any("cancel" in w for w in _finish("Leases renew every 10 seconds [1].", "cancelled").warnings)
+    assert any("cancel" in w for w in _finish("Leases renew every", "cancelled").warnings)

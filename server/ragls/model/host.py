@@ -512,8 +512,8 @@ class ModelHost:
             complete = grammar.complete_prefix(text)
             if finish_reason == "length":  # always said, so that clients (and benchmarks) can count it
                 warnings.append("answer cut off at maxTokens; kept its complete sentences")
-            elif complete != text:
-                warnings.append("answer cancelled; kept its complete sentences")
+            else:
+                warnings.append("answer cancelled; kept its complete sentences" if complete != text else "cancelled")
             text = complete
         elif finish_reason == "cancelled":
             warnings.append("cancelled")
