@@ -82,6 +82,8 @@ def test_the_not_covered_sentence_written_with_citations_is_dropped() -> None:
     assert loops.drop_sentence(mixed, NOT_COVERED) == ("Leases renew every 10 seconds [1].", True)
     plain = "Leases renew every 10 seconds [1]."
     assert loops.drop_sentence(plain, NOT_COVERED) == (plain, False)
+    between = f"Leases renew often [1]. {NOT_COVERED[:-1]} [2]. The kubelet owns them [2]."
+    assert loops.drop_sentence(between, NOT_COVERED) == ("Leases renew often [1]. The kubelet owns them [2].", True)
 
 
 @pytest.mark.parametrize(("bounds", "limit"), [(grammar.ANSWER_BOUNDS, 5), (grammar.HOVER_BOUNDS, 2)])
@@ -181,6 +183,7 @@ def test_the_specialised_grammars_compile_in_llama_cpp() -> None:
 
 def test_repeated_markers_in_one_run_are_tidied() -> None:
     assert grammar.tidy_markers("A b c [1][2][1]. D e f [3][3].") == "A b c [1][2]. D e f [3]."
+    assert grammar.tidy_markers("called `metrics.json`. [1][2]. Next one here [1].") == "called `metrics.json` [1][2]. Next one here [1]."
 
 
 class _Citer:
@@ -257,3 +260,10 @@ def test_finish_an_abstention_written_with_a_citation_cites_nothing() -> None:
 def test_finish_a_cancel_is_always_said() -> None:
     assert any("cancel" in w for w in _finish("Leases renew every 10 seconds [1].", "cancelled").warnings)
     assert any("cancel" in w for w in _finish("Leases renew every", "cancelled").warnings)
+
+
+def test_finish_a_loop_before_any_complete_sentence_leaves_the_answer_to_the_fallback() -> None:
+    from ragls.model.backend import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable, match="repeated itself"):
+        _finish("a b c d e f g h a b c d e f g h a b", "loop")

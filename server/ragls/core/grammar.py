@@ -135,7 +135,8 @@ _MARKER_RUN = re.compile(r"(?:\[\d+\])+")
 
 
 def tidy_markers(text: str) -> str:
-    """Each run of citation markers with its repeats left out: ``[1][2][1]`` → ``[1][2]``.
+    """Each run of citation markers with its repeats left out: ``[1][2][1]`` → ``[1][2]``, and
+    no period just before them: ``json. [1].`` → ``json [1].``.
 
     The grammar allows up to ``max_cites`` markers per sentence but cannot say "each once"; a
     small model does name a passage twice.
@@ -148,4 +149,9 @@ def tidy_markers(text: str) -> str:
                 seen.append(marker)
         return "".join(seen)
 
-    return _MARKER_RUN.sub(tidy, text)
+    # "... `metrics.json`. [1]." — a period before the markers reads as an uncited sentence: the
+    # markers belong to it, so they go before its one period.
+    return _PERIOD_BEFORE_MARKERS.sub(r" \1", _MARKER_RUN.sub(tidy, text))
+
+
+_PERIOD_BEFORE_MARKERS = re.compile(r"[.!?]+ ?((?:\[\d+\])+\.)")

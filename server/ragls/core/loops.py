@@ -127,13 +127,14 @@ def drop_sentence(text: str, sentence: str) -> tuple[str, bool]:
     an abstention that must cite nothing; after real sentences it contradicts them.
     """
     target = normalised_sentence(sentence)
-    kept, dropped, last = [], False, 0
+    pieces, dropped, position = [], False, 0
     for start, end in sentence_spans(text):
-        last = end
         if normalised_sentence(text[start:end]) == target:
-            dropped = True
-        else:
-            kept.append(text[start:end])
+            pieces.append(text[position:start])
+            position, dropped = end, True
     if not dropped:
         return text, False
-    return ("".join(kept) + text[last:]).strip(), True
+    pieces.append(text[position:])
+    kept = "".join(pieces)
+    kept = re.sub(r"\n{3,}", "\n\n", re.sub(r"(?<=\S)  +(?=\S)", " ", kept))  # the gap a sentence left
+    return kept.strip(), True
