@@ -8,6 +8,8 @@ first indexing, then prints:
   (p50/p95; target p95 <= 300 ms), next to the round trip of one ask (the polling granularity);
 - hover latency without a model on documented identifiers (p50/p95; target p95 <= 50 ms), next to
   the protocol floor: a hover on a keyword, which the server refuses without searching;
+- a ``ragls/status`` request's wait while ``--asks`` answers run at once (p50/p95/max; issue 13:
+  target max <= 100 ms), next to an idle status round trip;
 - server RSS after indexing (from /proc).
 The workspace is copied to a temporary folder (shared/ is read-only) and removed afterwards.
 """
@@ -106,7 +108,7 @@ def hover_targets(root: Path, count: int, rng: random.Random) -> list[tuple[Path
     return targets[:count]
 
 
-async def run(rounds: int, hovers: int) -> None:
+async def run(rounds: int, hovers: int, asks: int) -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="ragls-bench-lsp-") as tmp:
         root = Path(tmp) / "k8s-docs"
@@ -215,6 +217,31 @@ async def run(rounds: int, hovers: int) -> None:
                 f"  baseline hover on a keyword (refused without search): p50 {pct(floor_ms, 0.5):.1f} ms, "
                 f"p95 {pct(floor_ms, 0.95):.1f} ms; documented hover p50 = {pct(hover_ms, 0.5) / pct(floor_ms, 0.5):.1f}x"
             )
+
+            # --- status while many asks run ---------------------------------------------------------
+            if asks:
+                idle = []
+                for _ in range(20):
+                    t0 = time.perf_counter()
+                    await request(client, "ragls/status", {})
+                    idle.append((time.perf_counter() - t0) * 1000)
+                running = [
+                    asyncio.ensure_future(request(client, "ragls/ask", {"question": f"How does a {rng.choice(NONSENSE)} pod drain a node? ({n})"}))
+                    for n in range(asks)
+                ]
+                waits = []
+                while not all(task.done() for task in running):
+                    t0 = time.perf_counter()
+                    await request(client, "ragls/status", {})
+                    waits.append((time.perf_counter() - t0) * 1000)
+                    await asyncio.sleep(0.02)
+                await asyncio.gather(*running)
+                print(
+                    f"ragls/status while {asks} asks run, {len(waits)} requests: p50 {pct(waits, 0.5):.0f} ms, "
+                    f"p95 {pct(waits, 0.95):.0f} ms, max {max(waits):.0f} ms "
+                    f"(target max <= 100 ms: {'OK' if max(waits) <= 100 else 'MISSED'}); "
+                    f"idle status p50 {pct(idle, 0.5):.1f} ms"
+                )
             print(f"server RSS at the end: {rss_mb(pid):.0f} MB")
         finally:
             try:
@@ -229,8 +256,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=40, help="freshness rounds (default 40)")
     parser.add_argument("--hovers", type=int, default=200, help="hover requests (default 200)")
+    parser.add_argument("--asks", type=int, default=200, help="asks running while status is timed (default 200; 0: skip)")
     args = parser.parse_args()
-    asyncio.run(run(args.rounds, args.hovers))
+    asyncio.run(run(args.rounds, args.hovers, args.asks))
 
 
 if __name__ == "__main__":

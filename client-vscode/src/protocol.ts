@@ -73,7 +73,9 @@ export interface FolderStatus {
   indexing: boolean;
   lastUpdate: string | null;
   skipped: Record<string, number>;
+  redactedSecrets: number; // secret values replaced by [REDACTED] in what is indexed
   watcher: WatcherKind;
+  error?: string; // why the folder is not (fully) indexed, e.g. it was deleted
 }
 
 export type ModelState = 'none' | 'loading' | 'ready' | 'failed';

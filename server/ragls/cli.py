@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 import textwrap
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ragls import __version__
+from ragls.errors import UserError
 from ragls.settings import AdapterSpec, IndexSettings, ModelSettings, Settings, parse_settings
 
 log = logging.getLogger("ragls")
@@ -77,6 +79,45 @@ class PromptProgress:
             self._shown = -1
 
 
+# --- terminal safety -------------------------------------------------------------------------------
+
+# C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI) and the bidi overrides
+# of "trojan source": file text that a cloned repository controls must not drive the terminal
+# (OSC 52 writes the clipboard, CSI clears the screen, OSC 0 retitles the window).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``) instead of sent."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+
+
+class TerminalSafeWriter:
+    """stdout for the text (not ``--json``) output of commands that print file text."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal_safe(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _positive_int(limit: int):
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"expected 1..{limit}, got {value}")
+        return value
+
+    return parse
+
+
 # --- helpers -------------------------------------------------------------------------------------
 
 def _index_settings(args: argparse.Namespace) -> IndexSettings:
@@ -117,6 +158,7 @@ def _report_json(report, index) -> dict[str, Any]:
         "mbRead": round(report.bytes_read / 1e6, 3),
         "mbPerSecond": round(report.mb_per_s, 2),
         "messages": report.messages,
+        "redactedSecrets": report.redacted,
     }
 
 
@@ -167,6 +209,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     )
     if report.skipped:
         print("skipped: " + ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items())))
+    if report.redacted:
+        print(f"redacted: {report.redacted} secret values (tokens, keys, passwords) are not in the index")
     for message in report.messages:
         print(f"note: {message}")
     print(f"index: {index.index_dir}")
@@ -304,7 +348,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for c in answer.citations:
             print(f"  [{c.id}] {c.location}" + (f" — {c.title}" if c.title and c.title != c.path else ""))
     for warning in answer.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {terminal_safe(warning)}", file=sys.stderr)
     return 0
 
 
@@ -325,7 +369,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _add_index_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", nargs="?", default=".", help="workspace folder (default: .)")
     parser.add_argument("--index-dir", help="where the index lives (default: a per-workspace folder in the user cache)")
-    parser.add_argument("--max-file-size-kb", type=int, help="skip files larger than this (default 1024)")
+    parser.add_argument("--max-file-size-kb", type=_positive_int(1 << 22), help="skip files larger than this (default 1024)")
     parser.add_argument("--exclude", action="append", metavar="PATTERN", help="extra gitignore-style pattern to skip")
     parser.add_argument("--no-gitignore", action="store_true", help="do not honour .gitignore files")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -365,8 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="ranked passages for a query")
     _add_index_options(p)
     p.add_argument("query")
-    p.add_argument("-k", type=int, default=5, help="passages to return (default 5)")
-    p.add_argument("--max-per-file", type=int, default=2)
+    p.add_argument("-k", type=_positive_int(1000), default=5, help="passages to return (default 5)")
+    p.add_argument("--max-per-file", type=_positive_int(1000), default=2)
     p.add_argument("--explain", action="store_true", help="show each signal's score")
     p.add_argument("--no-update", action="store_true", help="search the index as it is, without updating it first")
     p.set_defaults(func=cmd_search)
@@ -374,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="a cited answer to a question")
     _add_index_options(p)
     p.add_argument("question")
-    p.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
+    p.add_argument("-k", type=_positive_int(50), default=5, help="passages to retrieve (default 5)")
     p.add_argument("--no-update", action="store_true")
     _add_model_options(p)
     p.set_defaults(func=cmd_ask)
@@ -391,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_eval_parser(sub)
+    from ragls.training.cli import add_train_data_parser
+
+    add_train_data_parser(sub)
     return parser
 
 
@@ -408,13 +455,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if not getattr(args, "json", False) and args.command in ("index", "search", "ask"):
+        sys.stdout = TerminalSafeWriter(sys.stdout)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is handled, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # `ragls search … | head`: the reader has what it wanted. Quietly, as other tools do; point
+        # stdout at /dev/null so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+        return 141
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (NotADirectoryError, FileNotFoundError, PermissionError) as exc:
-        print(f"ragls: {exc}", file=sys.stderr)
+    except (NotADirectoryError, FileNotFoundError, PermissionError, UserError) as exc:
+        print(f"ragls: {terminal_safe(str(exc))}", file=sys.stderr)
         return 2
 
 

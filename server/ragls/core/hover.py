@@ -109,6 +109,16 @@ def line_text(text: str, line: int) -> str | None:
     return text[start : match.start() if match else len(text)]
 
 
+def lines_between(text: str, first: int, last: int) -> list[str]:
+    """Lines ``first..last`` (0-based, inclusive) of ``text``, as many of them as exist: the work is
+    bounded by the text, whatever ``last`` says."""
+    if first < 0 or last < first:
+        return []
+    if "\r" not in text:
+        return text.split("\n", last + 1)[first : last + 1]
+    return _LINE_BREAK.split(text)[first : last + 1]
+
+
 def identifier_at(text: str, line: int, character: int) -> IdentifierAt | None:
     """The identifier at ``line``/``character`` (code points) in ``text``, or None.
 

@@ -118,6 +118,25 @@ class DiscoveryReport:
 
 # --- ignore rules ----------------------------------------------------------------------------
 
+def _compile(lines: list[str], where: str, warnings: list[str]) -> GitIgnoreSpec:
+    """A spec of ``lines``; a pattern git would reject (``!`` alone, a trailing ``\\``) is left
+    out with a warning, so one bad line in a cloned repository's .gitignore (or in the
+    ``exclude`` setting) costs that line, not the whole workspace."""
+    try:
+        return GitIgnoreSpec.from_lines(lines)
+    except Exception:  # pathspec's GitIgnorePatternError, and whatever a future version raises
+        pass
+    kept = []
+    for line in lines:
+        try:
+            GitIgnoreSpec.from_lines([line])
+        except Exception:
+            warnings.append(f"ignoring the invalid pattern {line!r} in {where}")
+        else:
+            kept.append(line)
+    return GitIgnoreSpec.from_lines(kept)
+
+
 def _read_patterns(path: Path) -> list[str]:
     try:
         with open(path, "rb") as handle:
@@ -140,15 +159,19 @@ class IgnoreRules:
     build a new ``IgnoreRules``.
     """
 
-    def __init__(self, root: Path, settings: IndexSettings) -> None:
+    def __init__(self, root: Path, settings: IndexSettings, *, excluded_dirs: tuple[str, ...] = ()) -> None:
         self.root = root
         self.respect_gitignore = settings.respect_gitignore
-        self._include = GitIgnoreSpec.from_lines(settings.include) if settings.include else None
-        self._exclude = GitIgnoreSpec.from_lines(settings.exclude) if settings.exclude else None
+        self.warnings: list[str] = []  # invalid patterns left out (shown to the user once)
+        self._include = _compile(list(settings.include), "the include setting", self.warnings) if settings.include else None
+        self._exclude = _compile(list(settings.exclude), "the exclude setting", self.warnings) if settings.exclude else None
+        # Folders that are never part of the workspace, whatever the patterns say: the index
+        # itself when it lives inside the workspace (indexing it would re-index after every commit).
+        self._excluded_dirs = frozenset(excluded_dirs)
         self._info_exclude: GitIgnoreSpec | None = None
         if self.respect_gitignore:
             lines = _read_patterns(root / ".git" / "info" / "exclude")
-            spec = GitIgnoreSpec.from_lines(lines)
+            spec = _compile(lines, ".git/info/exclude", self.warnings)
             self._info_exclude = spec if len(spec.patterns) else None
         self._dir_specs: dict[str, list[GitIgnoreSpec]] = {}  # rel dir ("" = root) -> specs, low to high
         self._dir_ignored: dict[str, bool] = {"": False}
@@ -168,7 +191,7 @@ class IgnoreRules:
             for name in names:
                 lines = _read_patterns(base / name)
                 if lines:
-                    spec = GitIgnoreSpec.from_lines(lines)
+                    spec = _compile(lines, f"{rel_dir}/{name}" if rel_dir else name, self.warnings)
                     if len(spec.patterns):
                         specs.append(spec)
             self._dir_specs[rel_dir] = specs
@@ -177,6 +200,8 @@ class IgnoreRules:
     def _decide(self, rel_path: str, is_dir: bool) -> bool:
         """Ignore decision for ``rel_path`` alone, assuming its parent directories are kept."""
         probe = rel_path + "/" if is_dir else rel_path
+        if is_dir and rel_path in self._excluded_dirs:
+            return True
         if self._exclude is not None and self._exclude.match_file(probe):
             return True
         parts = rel_path.split("/")
@@ -269,6 +294,16 @@ def _dir_pruned(name: str) -> bool:
     return name in PRUNED_DIRS or name.endswith(".egg-info")
 
 
+def _encodable(name: str) -> bool:
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def discover(root: Path, settings: IndexSettings, rules: IgnoreRules | None = None) -> DiscoveryReport:
     """Every indexable file under ``root``, sorted by path, plus why the others were skipped."""
     root = Path(root)
@@ -300,6 +335,11 @@ def discover(root: Path, settings: IndexSettings, rules: IgnoreRules | None = No
         for entry in entries:
             name = entry.name
             rel = f"{rel_dir}/{name}" if rel_dir else name
+            if not _encodable(name):
+                # A name that is not valid UTF-8 (Python keeps its bytes as surrogates) cannot be a
+                # Tantivy term, a JSON manifest key or an LSP URI: skip that one entry, counted.
+                report.skip("undecodable-name", os.fsencode(rel).decode("utf-8", "backslashreplace"))
+                continue
             try:
                 if entry.is_symlink():
                     report.skip(_symlink_reason(root_real, entry.path), rel)
@@ -350,6 +390,8 @@ def check_file(root: Path, rel_path: str, settings: IndexSettings, rules: Ignore
     parts = rel_path.split("/")
     if not rel_path or ".." in parts:
         return "outside"
+    if not _encodable(rel_path):
+        return "undecodable-name"
     for k, part in enumerate(parts[:-1]):
         if _dir_pruned(part) or (part in OUTPUT_DIRS and not (root.joinpath(*parts[:k + 1]) / "__init__.py").exists()):
             return "ignored-dir"

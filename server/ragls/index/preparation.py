@@ -11,9 +11,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from ragls.core.chunking import chunk_document
+from ragls.core.chunking import chunk_document, language_for
 from ragls.core.identifiers import camel_subwords, split_identifier, subword_tokens
 from ragls.core.letters import fold_letters
+from ragls.core.secrets import redact_secrets
 from ragls.core.types import Chunk
 
 
@@ -124,6 +125,7 @@ class PreparedFile:
     digest: str | None
     chunks: list | None  # prepared chunks; None when the content hash is unchanged
     error: str | None = None
+    redacted: int = 0  # secret values replaced before chunking (core.secrets)
 
 
 def prepare_file(rel: str, abs_path: str, known_hash: str | None) -> PreparedFile:
@@ -136,8 +138,15 @@ def prepare_file(rel: str, abs_path: str, known_hash: str | None) -> PreparedFil
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     if digest == known_hash:
         return PreparedFile(len(data), digest, None)
-    chunks = [prepare_chunk(chunk) for chunk in chunk_document(rel, decode_text(data))]
-    return PreparedFile(len(data), digest, chunks)
+    text, redacted = redact_file_text(rel, decode_text(data))
+    chunks = [prepare_chunk(chunk) for chunk in chunk_document(rel, text)]
+    return PreparedFile(len(data), digest, chunks, redacted=redacted)
+
+
+def redact_file_text(rel: str, text: str) -> tuple[str, int]:
+    """``text`` of the file ``rel`` with its secret values redacted: what the index holds, for files
+    and editor buffers alike."""
+    return redact_secrets(text, (language_for(rel) or ("", ""))[1])
 
 
 def prepare_batch(jobs: list[tuple[str, str, str | None]]) -> list[PreparedFile]:

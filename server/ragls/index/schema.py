@@ -27,7 +27,7 @@ import tantivy
 
 from ragls.core.letters import fold_letters
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9  # 9: secret values are redacted before indexing (core.secrets)
 
 # Must mirror Tantivy's built-in "en_stem" tokenizer so query terms equal indexed terms.
 STEM_ANALYZER = (

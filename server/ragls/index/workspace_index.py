@@ -20,7 +20,7 @@ import json
 import logging
 import multiprocessing
 import os
-import shutil
+import re
 import threading
 import time
 from collections import Counter
@@ -36,15 +36,23 @@ from ragls.core.chunking import chunk_document, language_for
 from ragls.core.identifiers import NATIVE_SPEEDUPS
 from ragls.core.types import SearchResult
 from ragls.core.workspace import IgnoreRules, check_file, discover
+from ragls.errors import IndexDirError
 from ragls.index.retrieval import Retriever
-from ragls.index.preparation import PreparedFile, prepare_batch, prepare_file
+from ragls.index.preparation import PreparedFile, prepare_batch, prepare_file, redact_file_text
 from ragls.index.schema import SCHEMA_VERSION, build_schema, chunk_to_document, prepared_to_document
 from ragls.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
 _MANIFEST = "manifest.json"
-_VERSION_FILE = "ragls-index.json"
+_VERSION_FILE = "ragls-index.json"  # ragls' marker: a folder without it is not ours to empty
+# Everything ragls or Tantivy writes into an index folder: segment files (<uuid>.<ext>, deletes
+# <uuid>.<opstamp>.del), Tantivy's meta and lock files, our manifest, marker and their temp files.
+_OWN_FILE = re.compile(
+    r"[0-9a-f]{32}(\.\d+)?\.(idx|pos|term|store|fast|fieldnorm|del)"
+    r"|meta\.json|\.managed\.json|\.tantivy-[a-z]+\.lock"
+    r"|(manifest|ragls-index|meta|\.managed)\.json\.tmp\d+"
+)
 # Skip reasons that concern only the file on disk, not an open buffer of it.
 _BUFFER_OK_REASONS = {"missing", "empty", "unreadable", "too-large", "binary"}
 # Commit at least this often during a long sync, so a kill loses little and readers see progress.
@@ -77,6 +85,7 @@ class IndexReport:
     seconds: float = 0.0
     bytes_read: int = 0
     messages: list[str] = field(default_factory=list)
+    redacted: int = 0  # secret values redacted in the index after the run (core.secrets)
 
     @property
     def mb_per_s(self) -> float:
@@ -91,6 +100,7 @@ class IndexStats:
     index_dir: Path
     skipped: Counter
     read_only: bool
+    redacted: int = 0
 
 
 def default_index_dir(root: Path) -> Path:
@@ -101,6 +111,11 @@ def default_index_dir(root: Path) -> Path:
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in resolved.name) or "root"
     return Path(platformdirs.user_cache_dir("ragls")) / "indexes" / f"{name}-{digest}"
+
+
+def _is_access_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("lock", "permission", "denied", "read-only", "busy"))
 
 
 class WorkspaceIndex:
@@ -123,10 +138,13 @@ class WorkspaceIndex:
         self._writer: tantivy.IndexWriter | None = None
         self._read_only = False
         self._overlays: dict[str, str] = {}
+        self._overlay_redactions: dict[str, int] = {}
         self._skipped: Counter = Counter()
         self._last_update: float | None = None
-        self._rules = IgnoreRules(self.root, settings)
         self.messages: list[str] = []  # user-facing notes from opening (e.g. schema rebuild)
+        self._rules = self._new_rules()
+        self.messages.extend(self._rules.warnings)
+        self._fresh = False
         self._index = self._open_index()
         self._manifest: dict[str, dict] = self._load_manifest()
         self.retriever = Retriever(self._index)
@@ -134,52 +152,106 @@ class WorkspaceIndex:
     # --- opening -----------------------------------------------------------------------------
 
     def _open_index(self) -> tantivy.Index:
-        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self._claim_index_dir()
         version_file = self.index_dir / _VERSION_FILE
         found = None
-        if version_file.exists():
-            try:
-                found = json.loads(version_file.read_text()).get("schema_version")
-            except (OSError, ValueError):
-                found = "unreadable"
+        try:
+            found = json.loads(version_file.read_text()).get("schema_version")
+        except (OSError, ValueError, AttributeError):
+            found = "unreadable"
         has_index = (self.index_dir / "meta.json").exists()
         if has_index and found != SCHEMA_VERSION:
-            note = (
+            self._note(
                 f"index at {self.index_dir} has schema version {found}, this ragls uses "
                 f"{SCHEMA_VERSION}: rebuilding it"
             )
-            self.log.warning(note)
-            self.messages.append(note)
             self._wipe_index_dir()
             has_index = False
+        self._fresh = not has_index  # a new index holds nothing, whatever a leftover manifest says
         schema = build_schema()
         try:
             index = tantivy.Index(schema, path=str(self.index_dir), reuse=has_index)
-        except ValueError as exc:  # corrupt files: rebuild rather than refuse to serve
-            note = f"index at {self.index_dir} could not be opened ({exc}): rebuilding it"
-            self.log.warning(note)
-            self.messages.append(note)
+        except ValueError as exc:
+            if _is_access_error(exc):
+                # Not corruption: another process, permissions or a lock file we cannot take.
+                # Rebuilding would destroy an index that may be fine (and in use): refuse instead.
+                raise IndexDirError(f"cannot open the index at {self.index_dir} ({exc}); nothing was changed") from exc
+            self._note(f"index at {self.index_dir} could not be opened ({exc}): rebuilding it")
             self._wipe_index_dir()
+            self._fresh = True
             index = tantivy.Index(schema, path=str(self.index_dir), reuse=False)
         _atomic_write(version_file, json.dumps({"schema_version": SCHEMA_VERSION, "root": str(self.root)}))
         return index
 
+    def _new_rules(self) -> IgnoreRules:
+        # The index folder (and the server's parent of all index folders) is never indexed, even
+        # when a user puts it inside the workspace: every commit would change it and start a loop.
+        inside = []
+        for folder in {self.index_dir, *( [Path(self.settings.index_dir).expanduser().resolve()] if self.settings.index_dir else [])}:
+            try:
+                inside.append(folder.relative_to(self.root).as_posix())
+            except ValueError:
+                pass
+        return IgnoreRules(self.root, self.settings, excluded_dirs=tuple(r for r in inside if r not in ("", ".")))
+
+    def _note(self, note: str) -> None:
+        self.log.warning(note)
+        self.messages.append(note)
+
+    def _claim_index_dir(self) -> None:
+        """Make sure ``index_dir`` is ragls' to write (and, on a rebuild, to empty).
+
+        ragls only ever deletes what it can prove it created: a folder counts as an index folder
+        only when it holds ragls' marker file, which is written into an empty folder *before*
+        Tantivy creates anything there. A non-empty folder without the marker (a user's
+        ``--index-dir ~/Documents``) is refused, untouched."""
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise IndexDirError(f"the index directory {self.index_dir} is a file, not a folder")
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            entries = [e.name for e in os.scandir(self.index_dir)]
+        except OSError as exc:
+            raise IndexDirError(f"cannot use {self.index_dir} as the index directory: {exc}") from exc
+        if _VERSION_FILE in entries:
+            return
+        if entries:
+            shown = ", ".join(sorted(entries)[:3]) + (", …" if len(entries) > 3 else "")
+            raise IndexDirError(
+                f"{self.index_dir} is not empty ({shown}) and is not a ragls index (no {_VERSION_FILE}); "
+                "ragls never deletes files it did not create, so it will not use this folder: "
+                "choose an empty or new folder for the index"
+            )
+        try:
+            _atomic_write(self.index_dir / _VERSION_FILE, json.dumps({"schema_version": None, "root": str(self.root)}))
+        except OSError as exc:
+            raise IndexDirError(f"cannot write to the index directory {self.index_dir}: {exc}") from exc
+
     def _wipe_index_dir(self) -> None:
-        for entry in self.index_dir.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+        """Delete the files ragls and Tantivy create in an index folder, and nothing else."""
+        for entry in os.scandir(self.index_dir):
+            if entry.is_file(follow_symlinks=False) and _OWN_FILE.fullmatch(entry.name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
 
     def _load_manifest(self) -> dict[str, dict]:
+        if self._fresh:
+            # meta.json was lost or the index was rebuilt: a manifest left beside it vouches for
+            # documents that are not there, and trusting it would keep those files out forever.
+            return {}
         try:
             data = json.loads((self.index_dir / _MANIFEST).read_text())
         except (OSError, ValueError):
             return {}
         if data.get("schema_version") != SCHEMA_VERSION:
             return {}
+        files = data.get("files", {})
+        claimed = sum(entry.get("chunks", 0) for entry in files.values())
+        held = self._index.searcher().num_docs
+        if claimed > held:  # the index lost documents (restored or damaged files): re-read everything
+            self._note(f"index at {self.index_dir} holds {held} passages but its manifest lists {claimed}: re-reading every file")
+            return {}
         self._last_update = data.get("last_update")
-        return data.get("files", {})
+        return files
 
     def _save_manifest(self) -> None:
         payload = {"schema_version": SCHEMA_VERSION, "last_update": self._last_update, "files": self._manifest}
@@ -211,9 +283,10 @@ class WorkspaceIndex:
         """Bring the index up to date with the workspace on disk (incremental)."""
         started = time.perf_counter()
         with self._write_lock:
-            self._rules = IgnoreRules(self.root, self.settings)
+            self._rules = self._new_rules()
             discovery = discover(self.root, self.settings, self._rules)
             report = IndexReport(skipped=Counter(discovery.skipped))
+            report.messages.extend(self._rules.warnings)
             writer = self._get_writer()
             if writer is None:
                 report.messages.extend(self.messages)
@@ -303,6 +376,11 @@ class WorkspaceIndex:
                 if self._overlays.pop(rel, None) is not None:
                     self.update_paths([rel])
                 return
+            if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_file_size_kb * 1024:
+                # the same limit as files: a buffer that grew past it goes back to the disk file
+                if self._overlays.pop(rel, None) is not None:
+                    self.update_paths([rel])
+                return
             if not self._accepts_buffer(rel):
                 return
             writer = self._get_writer()
@@ -313,6 +391,7 @@ class WorkspaceIndex:
             # the buffer re-reads the file.
             self._manifest.pop(rel, None)
             writer.delete_documents_by_term("path", rel)
+            text, self._overlay_redactions[rel] = redact_file_text(rel, text)
             chunks = chunk_document(rel, text)
             for chunk in chunks:
                 writer.add_document(chunk_to_document(chunk))
@@ -420,6 +499,8 @@ class WorkspaceIndex:
         for chunk in prepared.chunks:
             writer.add_document(prepared_to_document(rel, chunk))
         self._manifest[rel] = {"size": wfile.size, "mtime_ns": wfile.mtime_ns, "hash": prepared.digest, "chunks": len(prepared.chunks)}
+        if prepared.redacted:
+            self._manifest[rel]["redacted"] = prepared.redacted
         return 1
 
     def _commit(self, writer: tantivy.IndexWriter) -> None:
@@ -432,7 +513,12 @@ class WorkspaceIndex:
         report.seconds = time.perf_counter() - started
         report.files = self._file_count()
         report.chunks = self._index.searcher().num_docs
+        report.redacted = self._redacted_count()
         return report
+
+    def _redacted_count(self) -> int:
+        from_files = sum(entry.get("redacted", 0) for entry in list(self._manifest.values()))
+        return from_files + sum(self._overlay_redactions.get(rel, 0) for rel in list(self._overlays))
 
     def _file_count(self) -> int:
         # An open buffer's path leaves the manifest (set_overlay), so the two never overlap.
@@ -477,6 +563,7 @@ class WorkspaceIndex:
             index_dir=self.index_dir,
             skipped=Counter(self._skipped),
             read_only=self._read_only,
+            redacted=self._redacted_count(),
         )
 
     def close(self) -> None:

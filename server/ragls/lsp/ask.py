@@ -17,7 +17,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled, JsonRpcServerNotInitialized
 
-from ragls.core.hover import hover_symbol, identifier_at, line_text
+from ragls.core.hover import hover_symbol, identifier_at, line_text, lines_between
 from ragls.lsp import convert, protocol
 from ragls.lsp.server import RaglsServer
 
@@ -28,21 +28,19 @@ log = logging.getLogger(__name__)
 _ANSWER_DELAY_S = float(os.environ.get("RAGLS_TEST_ANSWER_DELAY_S", "0") or 0)
 
 
-def _focus(server: RaglsServer, params: protocol.AskParams) -> str | None:
+def _focus(text: str | None, params: protocol.AskParams, encoding: str) -> str | None:
     """The selection, or the identifier at the position, that the question is about."""
-    if params.uri is None or (params.range is None and params.position is None):
+    if text is None or (params.range is None and params.position is None):
         return None
-    text = server.document_text(params.uri)
-    if text is None:
-        return None
-    encoding = server.encoding
     if params.range is not None:
         start, end = params.range.start, params.range.end
-        lines = [line_text(text, n) or "" for n in range(start.line, end.line + 1)]
+        # Only the lines the document has: a range may claim to end at line 2**31 - 1.
+        lines = lines_between(text, start.line, end.line)
         if not lines:
             return None
         first = convert.column_to_codepoints(lines[0], start.character, encoding)
-        last = convert.column_to_codepoints(lines[-1], end.character, encoding)
+        past_the_end = start.line + len(lines) - 1 < end.line  # the selection runs to the document's end
+        last = len(lines[-1]) if past_the_end else convert.column_to_codepoints(lines[-1], end.character, encoding)
         if len(lines) == 1:
             selected = lines[0][first:last]
         else:
@@ -77,11 +75,13 @@ def _link_outer_request(server: RaglsServer) -> None:
 
 async def ask(server: RaglsServer, raw: Any, *, from_command: bool = False) -> dict:
     params = protocol.parse_ask_params(raw)
-    if server.answerer is None or server.workspaces is None:
-        raise JsonRpcServerNotInitialized("ragls is not initialized yet")
+    await server.until_ready()
+    if server.answerer is None or server.workspaces is None:  # the set-up failed (logged)
+        raise JsonRpcServerNotInitialized("ragls could not set up its workspace folders")
     if from_command:
         _link_outer_request(server)
-    focus = _focus(server, params)
+    text = await server.document_text_async(params.uri) if params.uri is not None else None
+    focus = _focus(text, params, server.encoding)
     adapters = _adapters(server, params)
     answerer = server.answerer
     cancel = threading.Event()
@@ -144,7 +144,9 @@ async def ask(server: RaglsServer, raw: Any, *, from_command: bool = False) -> d
         end("cancelled")
         raise JsonRpcRequestCancelled("ragls/ask was cancelled")
     end("")
-    return convert.ask_result(
+    # Citation ranges read the cited files' lines: in the pool, not on the event loop.
+    return await server.in_pool(
+        convert.ask_result,
         result,
         server.line_lookup(),
         index_complete=server.workspaces.index_complete,

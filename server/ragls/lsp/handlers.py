@@ -64,6 +64,7 @@ def create_server(cli_settings: dict | None = None, *, force_polling: bool = Fal
     @server.feature(protocol.STATUS)
     @answers_errors
     async def on_status(ls: RaglsServer, params: Any = None) -> dict:
+        await ls.until_ready()
         return status(ls)
 
     # --- commands (for clients that cannot send custom requests) ---
@@ -75,11 +76,13 @@ def create_server(cli_settings: dict | None = None, *, force_polling: bool = Fal
     @server.command(protocol.COMMAND_STATUS)
     @answers_errors
     async def cmd_status(ls: RaglsServer, *args: Any) -> dict:
+        await ls.until_ready()
         return status(ls)
 
     @server.command(protocol.COMMAND_REINDEX)
     @answers_errors
     async def cmd_reindex(ls: RaglsServer, *args: Any) -> dict:
+        await ls.until_ready()
         if ls.workspaces is None:
             return {"started": False}
         ls.workspaces.reindex()

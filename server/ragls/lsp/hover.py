@@ -15,9 +15,10 @@ from ragls.lsp.server import RaglsServer
 
 
 async def hover(server: RaglsServer, params: types.HoverParams) -> types.Hover | None:
+    await server.until_ready()
     if not server.settings.hover.enabled or server.answerer is None:
         return None
-    text = server.document_text(params.text_document.uri)
+    text = await server.document_text_async(params.text_document.uri)
     if text is None:
         return None
     line = line_text(text, params.position.line)

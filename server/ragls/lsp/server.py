@@ -14,22 +14,24 @@ import asyncio
 import functools
 import logging
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Callable, Coroutine
 from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcServerNotInitialized
 from pygls.lsp.server import LanguageServer
 
 from ragls import __version__
 from ragls.answering import Answerer
 from ragls.core.hover import line_text
+from ragls.index.preparation import decode_text
 from ragls.index.workspace_index import IndexProgress, IndexReport
 from ragls.lsp import convert, protocol
 from ragls.lsp.progress import ServerProgress
-from ragls.lsp.rpc import RaglsProtocol, converter_factory
+from ragls.lsp.rpc import RaglsProtocol, converter_factory, serve_stdio
 from ragls.lsp.workspaces import Folder, FolderSpec, Workspaces
 from ragls.settings import Settings, parse_settings
 
@@ -38,6 +40,8 @@ log = logging.getLogger("ragls.lsp")
 # Typing in a buffer re-indexes it once this long after the last keystroke.
 BUFFER_DEBOUNCE_S = 0.15
 CONFIGURATION_TIMEOUT_S = 5.0
+# A request that arrives after ``initialize`` waits at most this long for ``initialized``'s set-up.
+READY_TIMEOUT_S = 30.0
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -75,6 +79,8 @@ class RaglsServer(LanguageServer):
         self._open_paths: dict[Path, str] = {}  # absolute path of an open document -> its URI
         self._indexing_bars: dict[str, ServerProgress] = {}
         self._shut_down = False
+        self._initialize_seen = False
+        self._ready: asyncio.Event | None = None  # set once on_initialized has built the workspaces
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -122,16 +128,43 @@ class RaglsServer(LanguageServer):
     # --- documents -----------------------------------------------------------------------------
 
     def document_text(self, uri: str) -> str | None:
+        """The text of ``uri``: the open buffer, else the file — but only a regular file inside a
+        workspace folder and under the size limit (a client may name ``/dev/zero``, a FIFO or any
+        file on the machine). Reads the disk: call it off the event loop (:meth:`document_text_async`)."""
         doc = self.workspace.text_documents.get(unquote(uri)) if self.workspace else None
         if doc is not None:
             return doc.source
         path = convert.uri_to_path(uri)
-        if path is None:
+        return self.read_workspace_file(path) if path is not None else None
+
+    async def document_text_async(self, uri: str) -> str | None:
+        doc = self.workspace.text_documents.get(unquote(uri)) if self.workspace else None
+        if doc is not None:  # in memory: no need for a thread
+            return doc.source
+        return await self.in_pool(self.document_text, uri)
+
+    def read_workspace_file(self, path: Path) -> str | None:
+        workspaces = self.workspaces
+        if workspaces is None:
             return None
+        real = Path(os.path.realpath(path))  # a symlink inside a folder may point anywhere
+        if workspaces.folder_for(real) is None:
+            return None
+        limit = self.settings.index.max_file_size_kb * 1024
         try:
-            return path.read_text(encoding="utf-8", errors="replace")
+            # O_NONBLOCK: opening a FIFO must not wait for a writer; the fstat then refuses it
+            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
         except OSError:
             return None
+        with os.fdopen(fd, "rb") as handle:
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+                    return None
+                data = handle.read(limit + 1)
+            except OSError:
+                return None
+        return None if len(data) > limit else decode_text(data)
 
     def line_lookup(self) -> convert.LineLookup:
         """(path, 0-based line) -> the line as the user sees it: the open buffer if any, else the
@@ -165,12 +198,27 @@ class RaglsServer(LanguageServer):
         if where is None:
             return
         folder, rel = where
-        try:
-            on_disk = (folder.root / rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            on_disk = None
-        if on_disk != text:  # only unsaved differences need an overlay; most opens have none
+        if not self._buffer_fits(text):
+            # Buffers obey the file size limit: a 20 MB buffer is not indexed (its file is not
+            # either), and an overlay it had while it was smaller goes back to the disk file.
+            self.workspaces.set_buffer(folder, rel, None)
+            return
+        if self._differs_from_disk(folder.root / rel, text):  # only unsaved differences need an overlay
             self.workspaces.set_buffer(folder, rel, text)
+
+    def _buffer_fits(self, text: str) -> bool:
+        limit = self.settings.index.max_file_size_kb * 1024
+        return len(text) <= limit and len(text.encode("utf-8", "surrogatepass")) <= limit
+
+    def _differs_from_disk(self, path: Path, text: str) -> bool:
+        try:
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode) or st.st_size != len(text.encode("utf-8", "surrogatepass")):
+                return True  # decided without reading (this runs on the event loop)
+            with open(path, "rb") as handle:
+                return decode_text(handle.read(st.st_size + 1)) != text
+        except OSError:
+            return True
 
     def buffer_changed(self, uri: str) -> None:
         if (timer := self._buffer_timers.pop(uri, None)) is not None:
@@ -184,7 +232,7 @@ class RaglsServer(LanguageServer):
         if doc is None or where is None:
             return
         folder, rel = where
-        self.workspaces.set_buffer(folder, rel, doc.source)
+        self.workspaces.set_buffer(folder, rel, doc.source if self._buffer_fits(doc.source) else None)
 
     def buffer_closed(self, uri: str) -> None:
         if (timer := self._buffer_timers.pop(uri, None)) is not None:
@@ -306,12 +354,35 @@ class RaglsServer(LanguageServer):
 
     # --- lifecycle -------------------------------------------------------------------------------
 
+    async def until_ready(self) -> None:
+        """Wait until ``initialized`` has been handled, so a request sent right after it is
+        answered when the folders exist instead of refused (the server may still be waiting for
+        ``workspace/configuration``). Before ``initialize`` every request is refused, as the spec
+        asks (-32002)."""
+        if not self._initialize_seen or self._ready is None:
+            raise JsonRpcServerNotInitialized("ragls has not received 'initialize' yet")
+        if self._ready.is_set():  # the usual case: no task, no wait (hover runs on every mouse rest)
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready.wait()), READY_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise JsonRpcServerNotInitialized("ragls is waiting for the client's 'initialized' notification") from None
+
     def on_initialize(self, params: types.InitializeParams) -> None:
+        self._initialize_seen = True
+        self._ready = asyncio.Event()
         self.loop = asyncio.get_running_loop()
         self._init_options = params.initialization_options
         self._apply_settings(self._raw_settings(), first=True)
 
     async def on_initialized(self) -> None:
+        try:
+            await self._set_up()
+        finally:  # a failed set-up must not leave requests waiting: they see its consequences
+            if self._ready is not None:
+                self._ready.set()
+
+    async def _set_up(self) -> None:
         self._client_config = await self._pull_configuration()
         if self._client_config is not None:
             self._apply_settings(self._raw_settings(), first=True)
@@ -484,11 +555,14 @@ def serve(args: Any = None, cli_settings: dict | None = None) -> int:
         else:
             # The protocol owns the real stdout. Anything else that writes to fd 1 (a stray print, a
             # C library) would corrupt the message stream, so fd 1 becomes stderr for everyone else.
+            if sys.stdin is None or sys.stdout is None:  # started with fd 0 or 1 closed
+                log.error("ragls --stdio needs stdin and stdout connected to the editor")
+                return 2
             protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
             sys.stdout.flush()
             os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
             sys.stdout = sys.stderr
-            server.start_io(sys.stdin.buffer, protocol_out)
+            return serve_stdio(server, sys.stdin.fileno(), protocol_out)
     finally:
         server.on_shutdown()
     return 0

@@ -26,6 +26,7 @@ def status(server: RaglsServer) -> dict:
             "indexing": folder.indexing or not folder.synced,
             "lastUpdate": _iso(stats.last_update) if stats else None,
             "skipped": dict(stats.skipped) if stats else {},
+            "redactedSecrets": stats.redacted if stats else 0,
             "watcher": folder.watcher.mode if folder.watcher else "off",
         }
         if folder.error:

@@ -14,6 +14,8 @@ consistent snapshot.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +28,20 @@ from ragls.lsp.index_worker import IndexWorker
 from ragls.settings import IndexSettings
 
 log = logging.getLogger(__name__)
+
+# How often each folder's root is checked for having been deleted or replaced (``rm -rf ws && git
+# clone …``): inotify says nothing once the watched directory itself is gone, so a stat per folder
+# on this clock is the one signal that always works (and costs nothing).
+ROOT_CHECK_INTERVAL_S = 0.5
+
+
+def root_identity(root: Path) -> tuple[int, int] | None:
+    """(device, inode) of the folder ``root``; None when it is missing or not a folder."""
+    try:
+        st = os.stat(root)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
 class WorkspacesListener(Protocol):
@@ -50,6 +66,8 @@ class Folder:
         self.synced = False  # the first sync ended (done, cancelled or failed)
         self.closed = False
         self.error: str | None = None
+        self.root_id: tuple[int, int] | None = None  # the root folder the index and watcher follow
+        self.root_missing = False  # the root was not there when last looked at (see ROOT_CHECK_INTERVAL_S)
         self.cancel = threading.Event()  # stops a running sync; replaced for each new sync
         self._lock = threading.Lock()
         self._paths: set[str] = set()
@@ -113,6 +131,9 @@ class Workspaces:
         self._force_polling = force_polling
         self.worker = IndexWorker(log)
         self._folders: dict[str, Folder] = {}  # key -> folder; replaced on change (see module doc)
+        self._stopping = threading.Event()
+        self._root_checker = threading.Thread(target=self._check_roots, name="ragls-root-check", daemon=True)
+        self._root_checker.start()
 
     # --- reading (any thread) -------------------------------------------------------------------
 
@@ -184,6 +205,7 @@ class Workspaces:
         """Stop watching and writing; used at shutdown."""
         folders = self.folders
         self._folders = {}
+        self._stopping.set()
         for folder in folders:
             folder.closed = True
             folder.cancel.set()
@@ -195,19 +217,28 @@ class Workspaces:
     def _open(self, folder: Folder) -> None:
         if folder.closed:
             return
+        folder.root_id = root_identity(folder.root)
+        folder.root_missing = folder.root_id is None
         try:
             index = WorkspaceIndex(folder.root, self.settings, index_dir=folder.index_dir, log=log)
         except Exception as exc:
             folder.error = f"cannot index {folder.root}: {exc}"
+            if folder.root_missing:
+                folder.error += "; ragls starts indexing it when it appears"
             folder.synced = True
             log.warning("%s", folder.error)
             self._listener.warn(folder.error)
             self._listener.indexing_finished(folder, None, folder.error)
             return
+        folder.error = None
         folder.index = index
         for message in index.messages:
             self._listener.warn(message)
         # Watch before the first sync so nothing written during it is missed (re-reading is idempotent).
+        self._start_watcher(folder, index)
+        self._sync(folder, folder.cancel, rebuild=False)
+
+    def _start_watcher(self, folder: Folder, index: WorkspaceIndex) -> None:
         watcher = WorkspaceWatcher(
             folder.root,
             lambda batch: self._on_batch(folder, batch),
@@ -225,6 +256,41 @@ class Workspaces:
         except Exception as exc:
             log.warning("cannot watch %s: %s; changes are picked up by the next reindex", folder.root, exc)
             self._listener.warn(f"ragls cannot watch {folder.root} for changes: {exc}")
+
+    # --- a root folder deleted, replaced or (re)appearing ---------------------------------------
+
+    def _check_roots(self) -> None:  # own thread: one stat per folder per tick, jobs for the worker
+        while not self._stopping.wait(ROOT_CHECK_INTERVAL_S):
+            for folder in self.folders:
+                if folder.closed:
+                    continue
+                current = root_identity(folder.root)
+                if folder.index is None:
+                    if folder.root_missing and current is not None:  # it appeared after a failed open
+                        self.worker.post(f"open {folder.name}", lambda f=folder: self._open(f), key=("root", folder.key))
+                elif current != folder.root_id:
+                    self.worker.post(f"root {folder.name}", lambda f=folder: self._root_changed(f), key=("root", folder.key))
+
+    def _root_changed(self, folder: Folder) -> None:
+        index = folder.index
+        current = root_identity(folder.root)
+        if folder.closed or index is None or current == folder.root_id:
+            return
+        # The watcher follows the old directory (inotify watches inodes): it sees nothing of a
+        # recreated folder and nothing at all once the folder is gone.
+        if folder.watcher is not None:
+            folder.watcher.stop()
+            folder.watcher = None
+        folder.root_id, folder.root_missing = current, current is None
+        if current is None:
+            folder.error = f"the workspace folder {folder.root} was deleted; ragls indexes it again when it comes back"
+            log.warning("%s", folder.error)
+            self._listener.warn(f"ragls: {folder.error}")
+        else:
+            folder.error = None
+            log.info("workspace folder %s is back (or was replaced): watching and indexing it again", folder.root)
+            self._start_watcher(folder, index)
+        # Either way the index must say what is there now: nothing, or the new folder's files.
         self._sync(folder, folder.cancel, rebuild=False)
 
     def _sync(self, folder: Folder, cancel: threading.Event, *, rebuild: bool) -> None:

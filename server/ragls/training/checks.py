@@ -1,0 +1,108 @@
+"""Checks every training target passes before it is written (pure).
+
+A target teaches the model what ragls wants, so a wrong one teaches the wrong thing. Each must:
+
+- follow the answer grammar for the passages in its prompt (``core.grammar.parses``): cited
+  sentences ending in ``[n].``, ``n`` among the passages given, or exactly the not-covered sentence;
+- carry only facts its cited passage holds: every number, flag, code span and name in a sentence,
+  and its content words, occur in the passage as shown to the model (its header and its possibly
+  trimmed window of lines — not the whole file);
+- for an abstention, have no passage in the prompt that holds the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from ragls.core.citations import cited_sentences, content_words
+from ragls.core.extractive import clean_inline
+from ragls.core.grammar import ANSWER_BOUNDS, GrammarBounds, parses
+from ragls.core.prompting import PromptPassage
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+_FLAG = re.compile(r"(?<![\w\-])--?[a-zA-Z][\w\-]*")
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_NAME = re.compile(r"\b[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+\b|\b[a-z]+_[\w]+\b|\b[a-z]+[A-Z]\w*\b")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+# Share of a target's content words a passage must hold to count as holding its answer.
+ANSWER_OVERLAP = 0.5
+
+
+def render_target(sentences: Sequence[str], passage_id: int) -> str:
+    """Sentences as an answer: each ends in its citation marker and a period (`` [n].``)."""
+    parts = []
+    for sentence in sentences:
+        body = sentence.strip().rstrip(".").rstrip()
+        parts.append(f"{body} [{passage_id}].")
+    return " ".join(parts)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def shown_text(passage: PromptPassage) -> str:
+    """What the model sees of a passage, raw and with inline markup cleaned (targets are cleaned)."""
+    raw = f"{passage.header}\n{passage.text}"
+    return _squash(raw) + "\n" + clean_inline(raw)
+
+
+def facts(sentence: str) -> set[str]:
+    """The exact tokens a sentence asserts: numbers, flags, code spans, dotted/snake/camel names."""
+    found = set(_NUMBER.findall(sentence)) | set(_FLAG.findall(sentence)) | set(_NAME.findall(sentence))
+    found |= {span.strip() for span in _CODE_SPAN.findall(sentence) if span.strip()}
+    return {f for f in found if f.strip("-")}
+
+
+def missing_facts(sentence: str, passage: PromptPassage) -> list[str]:
+    """Facts of ``sentence`` its passage does not hold (empty: supported)."""
+    text = shown_text(passage)
+    missing = []
+    for fact in sorted(facts(sentence)):
+        # A number must not be part of a longer number ("15" is not in "150"); a name not part of
+        # a longer name.
+        before, after = (r"(?<![\w.])", r"(?![\d])") if fact[0].isdigit() else (r"(?<!\w)", r"(?!\w)")
+        if re.search(rf"{before}{re.escape(fact)}{after}", text) is None:
+            missing.append(fact)
+    words = content_words(sentence) - content_words(text)
+    missing += sorted(words)
+    return missing
+
+
+def check_target(
+    target: str, passages: Sequence[PromptPassage], *, not_covered: str, bounds: GrammarBounds = ANSWER_BOUNDS
+) -> str | None:
+    """None when the target may be written; otherwise why not (a short reason, counted)."""
+    if not parses(target, passage_count=len(passages), not_covered=not_covered, bounds=bounds):
+        return "target does not follow the answer grammar"
+    if target == not_covered:
+        return None
+    by_id = {p.id: p for p in passages}
+    for sentence in cited_sentences(target):
+        if not sentence.ids or any(n not in by_id for n in sentence.ids):
+            return "citation names no given passage"
+        for n in sentence.ids:
+            if missing_facts(sentence.text, by_id[n]):
+                return "a fact is not in the cited passage"
+    return None
+
+
+def holds_answer(passage: PromptPassage, key: str, sentences: Sequence[str]) -> bool:
+    """Whether a passage holds the answer: one of the answer's sentences as written, or the key fact
+    together with most of the answer's content words (the same fact said in other words)."""
+    text = shown_text(passage)
+    if any(_squash(s).rstrip(".") in text for s in sentences):
+        return True
+    # A dotted name counts by its last part too: ``Future.get_loop`` is answered by a passage that
+    # defines ``get_loop`` in the same words.
+    lowered = text.lower()
+    keys = {key.lower()}
+    if _DOTTED.fullmatch(key):
+        keys.add(key.rsplit(".", 1)[-1].lower())
+    if key and not any(k in lowered for k in keys):
+        return False
+    wanted = set().union(*(content_words(s) for s in sentences)) - content_words(key)
+    if not wanted:
+        return True
+    return len(wanted & content_words(text)) >= ANSWER_OVERLAP * len(wanted)
