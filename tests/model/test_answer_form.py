@@ -142,7 +142,7 @@ def test_build_prompt_focuses_caps_passages_and_leaves_out_hits_that_say_nothing
     unrelated = _hit("Quotas limit namespaces.", path="docs/quota.md")
     plan = prompting.build_prompt(
         "How does the kubelet renew its lease?", [relevant[0], unrelated, *relevant[1:]], texts,
-        context_size=4096, max_tokens=256, count_tokens=_count,
+        context_size=4096, max_tokens=256, count_tokens=_count, focus_tokens=prompting.FOCUS_TOKENS,
     )
     assert [p.hit.chunk.path for p in plan.passages] == ["docs/a0.md", "docs/a1.md", "docs/a2.md"][: prompting.FOCUS_PASSAGES]
     assert all(p.text == "The kubelet renews its lease." and p.start_line == p.end_line == 2 for p in plan.passages)
@@ -151,7 +151,9 @@ def test_build_prompt_focuses_caps_passages_and_leaves_out_hits_that_say_nothing
 def test_hits_left_out_by_focus_are_not_reported_as_dropped_for_room() -> None:
     texts = load_mode("answer").texts
     hits = [_hit(f"The kubelet renews its lease, copy {n}.", path=f"docs/a{n}.md") for n in range(prompting.FOCUS_PASSAGES + 2)]
-    plan = prompting.build_prompt("kubelet lease", hits, texts, context_size=4096, max_tokens=256, count_tokens=_count)
+    plan = prompting.build_prompt(
+        "kubelet lease", hits, texts, context_size=4096, max_tokens=256, count_tokens=_count, focus_tokens=prompting.FOCUS_TOKENS
+    )
     assert len(plan.passages) == prompting.FOCUS_PASSAGES and plan.dropped == 0
 
 
@@ -226,7 +228,10 @@ def _finish(text: str, finish_reason: str):
 
     resources = load_mode("answer")
     hits = [_hit("Leases renew every 10 seconds.\nThe kubelet owns them.", path=f"docs/l{n}.md") for n in range(2)]
-    plan = prompting.build_prompt("leases renew kubelet", hits, resources.texts, context_size=4096, max_tokens=256, count_tokens=_count)
+    plan = prompting.build_prompt(
+        "leases renew kubelet", hits, resources.texts, context_size=4096, max_tokens=256, count_tokens=_count,
+        focus_tokens=prompting.FOCUS_TOKENS,
+    )
     return ModelHost(ModelSettings())._finish(text, finish_reason, plan, resources, _FakeBackend(), [])
 
 

@@ -235,15 +235,15 @@ def build_prompt(
     max_tokens: int,
     count_tokens: CountTokens,
     overhead: int = TEMPLATE_OVERHEAD,
-    focus_tokens: int | None | str = "default",
+    focus_tokens: int | None = None,
 ) -> PromptPlan:
     """System and user messages with as many numbered passages as the context allows.
 
-    ``focus_tokens``: the per-passage cap of :func:`focus_window` (default :data:`FOCUS_TOKENS`;
-    None: whole chunks, trimmed only to fit). Raises :class:`ContextTooSmall` when hits were given
-    but not one line of them fits.
+    ``focus_tokens``: the per-passage cap of :func:`focus_window` (the host passes
+    :data:`FOCUS_TOKENS`); None: whole chunks, trimmed only to fit. Raises :class:`ContextTooSmall`
+    when hits were given but not one line of them fits.
     """
-    focus = FOCUS_TOKENS if focus_tokens == "default" else focus_tokens
+    focus = focus_tokens
     system = texts.system_message()
     fixed = count_tokens(system) + count_tokens(texts.user_message("", question))
     budget = passage_budget(context_size=context_size, max_tokens=max_tokens, fixed_tokens=fixed, overhead=overhead)
@@ -253,7 +253,7 @@ def build_prompt(
             budget,
             count_tokens,
             question=question,
-            focus_tokens=focus,  # type: ignore[arg-type]
+            focus_tokens=focus,
             max_passages=FOCUS_PASSAGES if focus else None,
         )
         if budget > 0

@@ -482,6 +482,9 @@ class ModelHost:
                     max_tokens=max_tokens,
                     count_tokens=backend.count_tokens,
                     overhead=overhead,
+                    # the lines of each hit that address the question, not whole chunks: a small
+                    # model reads ~250 tokens/s on a CPU and repeats long passages
+                    focus_tokens=prompting.FOCUS_TOKENS,
                 )
             except prompting.ContextTooSmall as exc:
                 raise ModelUnavailable(str(exc)) from exc
