@@ -510,10 +510,6 @@ class ModelHost:
         # stops at the first repeat, finish "loop"): keep the complete sentences before the repeat.
         text, looped = loops.cut_repetition(text)
         if looped or finish_reason == "loop":
-            if not text.strip():
-                # Nothing complete came before the loop: an empty model answer helps nobody, the
-                # caller's extractive answer does (Answerer falls back on ModelUnavailable).
-                raise ModelUnavailable("the model repeated itself before finishing a sentence")
             warnings.append("the model started repeating itself; kept its sentences before the repeat")
         if finish_reason in ("length", "cancelled") and text.strip() != not_covered:
             complete = grammar.complete_prefix(text)
