@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from ragls.core import grammar
+from ragls.core import grammar, prompting
 from ragls.core.types import Hit
 from ragls.model import ModelHost, ModelUnavailable
 from ragls.model.llama_backend import LlamaBackend
@@ -257,7 +257,9 @@ def test_cancel_while_waiting_for_the_model(host: ModelHost, hits: list[Hit]) ->
         assert time.monotonic() - t0 < 1.0 and answer.warnings == ("cancelled",)
 
 
-def test_small_context_trims_passages_and_still_fits(model_files: ModelFiles, make_hit) -> None:
+def test_small_context_trims_passages_and_still_fits(model_files: ModelFiles, make_hit, monkeypatch: pytest.MonkeyPatch) -> None:
+    # whole chunks, trimmed only for room (focused passages would fit this context anyway)
+    monkeypatch.setattr(prompting, "FOCUS_TOKENS", None)
     host = ModelHost(settings_for(model_files, context_size=900, max_tokens=100, adapters=()))
     host.start()
     assert host.wait_ready(30)

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 
 _HOLE = re.compile(r"\{\{([A-Z_]+)\}\}")
 
-# Same character class as ``wordchar`` in the templates: printable, not space, not a bracket.
+# Same character classes as ``wordchar`` / ``wordend`` in the templates: printable, not space, not
+# a bracket; a word's last character is no sentence end either.
 _WORD_CHAR = r"[^\x00-\x20\x7f\[\]]"
+_WORD_END = r"[^\x00-\x20\x7f\[\].!?]"
+_LAST_END = r"[^\x00-\x20\x7f\[\].!?:;,]"  # the word before the citation markers
 
 
 class GrammarTemplateError(ValueError):
@@ -33,15 +36,22 @@ class GrammarBounds:
     max_word_chars: int = 40
     max_cites: int = 4  # markers at the end of one sentence
     separators: tuple[str, ...] = (" ", "\n", "\n\n")  # between sentences (answer.gbnf)
+    min_words: int = 1  # per sentence
 
     def __post_init__(self) -> None:
-        for name in ("max_sentences", "max_words", "max_word_chars", "max_cites"):
+        for name in ("max_sentences", "max_words", "max_word_chars", "max_cites", "min_words"):
             if getattr(self, name) < 1:
                 raise GrammarTemplateError(f"grammar bound {name} must be at least 1")
+        if self.min_words > self.max_words:
+            raise GrammarTemplateError("grammar bound min_words must not exceed max_words")
 
 
-ANSWER_BOUNDS = GrammarBounds()
-HOVER_BOUNDS = GrammarBounds(max_sentences=2, max_words=24, max_word_chars=32, max_cites=2, separators=(" ",))
+# An ask answer is a few sentences, not an essay: past four, a 135M model mostly restates what it
+# said (or loops), and every sentence costs ~0.5 s on a CPU. A bound in the grammar ends generation
+# even when the model never would (measured: docs/BENCHMARKS.md, "Answer form").
+# At least three words: "The [1]." is what a small model writes when it has nothing left to say.
+ANSWER_BOUNDS = GrammarBounds(max_sentences=4, max_words=40, min_words=3)
+HOVER_BOUNDS = GrammarBounds(max_sentences=2, max_words=24, max_word_chars=32, max_cites=2, separators=(" ",), min_words=3)
 
 
 def gbnf_literal(text: str) -> str:
@@ -67,7 +77,9 @@ def specialise(template: str, *, passage_count: int, not_covered: str, bounds: G
     values = {
         "MORE_SENTENCES": str(bounds.max_sentences - 1),
         "MORE_WORDS": str(bounds.max_words - 1),
+        "MIN_MORE_WORDS": str(bounds.min_words - 1),
         "WORD_CHARS": str(bounds.max_word_chars),
+        "MORE_WORD_CHARS": str(bounds.max_word_chars - 1),
         "MAX_CITES": str(bounds.max_cites),
         "PASSAGE_IDS": " | ".join(gbnf_literal(str(n)) for n in range(1, passage_count + 1)),
         "NOT_COVERED": gbnf_literal(not_covered),
@@ -89,8 +101,10 @@ def answer_pattern(
     alternatives = [re.escape(not_covered)]
     if passage_count > 0:
         ids = "|".join(str(n) for n in range(passage_count, 0, -1))  # longest first: 10 before 1
-        word = f"{_WORD_CHAR}{{1,{bounds.max_word_chars}}}"
-        sentence = rf"{word}(?: {word}){{0,{bounds.max_words - 1}}} ?(?:\[(?:{ids})\]){{1,{bounds.max_cites}}}\."
+        word = f"{_WORD_CHAR}{{0,{bounds.max_word_chars - 1}}}{_WORD_END}"
+        last = f"{_WORD_CHAR}{{0,{bounds.max_word_chars - 1}}}{_LAST_END}"
+        more = f"{{{bounds.min_words - 1},{bounds.max_words - 1}}}"
+        sentence = rf"(?:{word} ){more}{last} ?(?:\[(?:{ids})\]){{1,{bounds.max_cites}}}\."
         sep = "|".join(re.escape(s) for s in sorted(bounds.separators, key=len, reverse=True))
         alternatives.append(rf"{sentence}(?:(?:{sep}){sentence}){{0,{bounds.max_sentences - 1}}}")
     return re.compile("|".join(f"(?:{a})" for a in alternatives))
@@ -115,3 +129,29 @@ def complete_prefix(text: str) -> str:
     for last in _SENTENCE_END.finditer(text):
         pass
     return text[: last.end()] if last else ""
+
+
+_MARKER_RUN = re.compile(r"(?:\[\d+\])+")
+
+
+def tidy_markers(text: str) -> str:
+    """Each run of citation markers with its repeats left out: ``[1][2][1]`` → ``[1][2]``, and
+    no period just before them: ``json. [1].`` → ``json [1].``.
+
+    The grammar allows up to ``max_cites`` markers per sentence but cannot say "each once"; a
+    small model does name a passage twice.
+    """
+
+    def tidy(match: re.Match[str]) -> str:
+        seen: list[str] = []
+        for marker in re.findall(r"\[\d+\]", match.group(0)):
+            if marker not in seen:
+                seen.append(marker)
+        return "".join(seen)
+
+    # "... `metrics.json`. [1]." — a period before the markers reads as an uncited sentence: the
+    # markers belong to it, so they go before its one period.
+    return _PERIOD_BEFORE_MARKERS.sub(r" \1", _MARKER_RUN.sub(tidy, text))
+
+
+_PERIOD_BEFORE_MARKERS = re.compile(r"[.!?]+ ?((?:\[\d+\])+\.)")

@@ -16,6 +16,7 @@ Pure: token counts come from a ``count_tokens`` callable (the model's tokenizer,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from string import Template
 from typing import Callable, Sequence
@@ -29,6 +30,14 @@ CountTokens = Callable[[str], int]
 TEMPLATE_OVERHEAD = 48
 # The smallest passage worth sending: its header and one line.
 PASSAGE_SEPARATOR = "\n\n"
+# Focus: each passage is the lines of its hit that address the question, at most this many tokens
+# (header included). A CPU reads ~250 prompt tokens/s, and a 135M model loses the thread in long
+# passages and starts repeating them; whole chunks of 5 hits cost ~1,500 tokens (6 s) before the
+# first word. ``None``: whole chunks, trimmed only to fit the context (the behaviour before).
+FOCUS_TOKENS: int | None = 120
+# At most this many passages when focusing; further hits are usually the same page again or a
+# near miss, and every passage is prompt the model must read.
+FOCUS_PASSAGES = 3
 
 
 class ContextTooSmall(ValueError):
@@ -128,19 +137,59 @@ def _window(n_lines: int, first_matched: int | None, fits: Callable[[int, int], 
     return lo, hi
 
 
-def select_passages(hits: Sequence[Hit], budget: int, count_tokens: CountTokens) -> list[PromptPassage]:
+def select_passages(
+    hits: Sequence[Hit],
+    budget: int,
+    count_tokens: CountTokens,
+    *,
+    question: str = "",
+    focus_tokens: int | None = None,
+    max_passages: int | None = None,
+) -> list[PromptPassage]:
     """Number and (if needed) trim ``hits`` in rank order to fit ``budget`` tokens.
 
     A hit that does not fit whole is trimmed to a
     window of its lines; later, smaller hits may still fit after a big one was trimmed.
+    With ``focus_tokens`` each hit is cut to its lines that address ``question``
+    (:func:`focus_window`) and a hit whose lines share no word with the question is left out
+    (unless it is the only one); ``max_passages`` caps how many are kept.
     """
+    return _select(hits, budget, count_tokens, question=question, focus_tokens=focus_tokens, max_passages=max_passages)[0]
+
+
+def _select(
+    hits: Sequence[Hit],
+    budget: int,
+    count_tokens: CountTokens,
+    *,
+    question: str,
+    focus_tokens: int | None,
+    max_passages: int | None,
+) -> tuple[list[PromptPassage], int]:
+    """:func:`select_passages`, and how many hits it left out by choice rather than for room."""
+    by_choice = 0
     passages: list[PromptPassage] = []
     used = 0
     sep_tokens = count_tokens(PASSAGE_SEPARATOR)
-    for hit in hits:
+    terms = question_terms(question) if focus_tokens else frozenset()
+    for index, hit in enumerate(hits):
+        if max_passages is not None and len(passages) >= max_passages:
+            by_choice += len(hits) - index
+            break
         remaining = budget - used - (sep_tokens if passages else 0)
         if remaining <= 0:
             break
+        if focus_tokens:
+            focused = focus_window(hit, terms, min(remaining, focus_tokens), count_tokens, passage_id=len(passages) + 1)
+            if focused is None:
+                continue
+            if focused.covered == 0 and passages:
+                by_choice += 1
+                continue
+            cost = count_tokens(focused.passage.header + "\n") + count_tokens(focused.passage.text + "\n")
+            used += cost + (sep_tokens if passages else 0)
+            passages.append(focused.passage)
+            continue
         chunk = hit.chunk
         lines = chunk.text.split("\n")
         if lines and lines[-1] == "" and len(lines) > 1:
@@ -174,7 +223,7 @@ def select_passages(hits: Sequence[Hit], budget: int, count_tokens: CountTokens)
         )
         used += header_tokens(lo, hi) + sum(line_tokens[lo:hi]) + (sep_tokens if passages else 0)
         passages.append(passage)
-    return passages
+    return passages, by_choice
 
 
 def build_prompt(
@@ -186,15 +235,33 @@ def build_prompt(
     max_tokens: int,
     count_tokens: CountTokens,
     overhead: int = TEMPLATE_OVERHEAD,
+    focus_tokens: int | None = None,
 ) -> PromptPlan:
     """System and user messages with as many numbered passages as the context allows.
 
-    Raises :class:`ContextTooSmall` when hits were given but not one line of them fits.
+    ``focus_tokens``: the per-passage cap of :func:`focus_window` (the host passes
+    :data:`FOCUS_TOKENS`); None: whole chunks, trimmed only to fit. Raises :class:`ContextTooSmall`
+    when hits were given but not one line of them fits.
     """
+    focus = focus_tokens
     system = texts.system_message()
     fixed = count_tokens(system) + count_tokens(texts.user_message("", question))
     budget = passage_budget(context_size=context_size, max_tokens=max_tokens, fixed_tokens=fixed, overhead=overhead)
-    passages = select_passages(hits, budget, count_tokens) if budget > 0 else []
+    passages, by_choice = (
+        _select(
+            hits,
+            budget,
+            count_tokens,
+            question=question,
+            focus_tokens=focus,
+            max_passages=FOCUS_PASSAGES if focus else None,
+        )
+        if budget > 0
+        else ([], 0)
+    )
+    # Focus leaves hits out by choice (beyond FOCUS_PASSAGES, or saying nothing of the question):
+    # only the hits that found no room count as dropped.
+    dropped = len(hits) - len(passages) - by_choice
     if hits and not passages:
         raise ContextTooSmall(
             f"context of {context_size} tokens is too small: after reserving {max_tokens} for the answer and "
@@ -206,10 +273,156 @@ def build_prompt(
         system=system,
         user=user,
         passages=tuple(passages),
-        dropped=len(hits) - len(passages),
+        dropped=dropped,
     )
 
 
 def estimate_tokens(text: str) -> int:
     """A tokenizer-free upper-ish estimate (for remote endpoints): ~3 characters per token."""
     return (len(text) + 2) // 3
+
+
+# --- focus: the lines of a hit that address the question --------------------------------------
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[*_])")
+_ENDS_SENTENCE = re.compile(r"[.!?:]\W*$")
+_ELLIPSIS = " … "
+
+
+def question_terms(question: str) -> frozenset[str]:
+    """The content words of a question (crude stems, no stopwords), as passages are matched."""
+    from ragls.core.citations import content_words  # citations imports this module's types
+
+    return frozenset(content_words(question))
+
+
+@dataclass(frozen=True, slots=True)
+class Focused:
+    passage: PromptPassage
+    covered: int  # distinct question terms its text contains
+
+
+def _display_lines(chunk_text: str, kind: str, start_line: int) -> list[str]:
+    """The chunk's lines as the model reads them: prose without markup noise (link targets, Hugo
+    shortcodes cost tokens and say nothing), code as written. Front matter reads as blank."""
+    from ragls.core.extractive import clean_inline
+
+    lines = chunk_text.split("\n")
+    if lines and lines[-1] == "" and len(lines) > 1:
+        lines.pop()
+    if kind == "code":
+        return lines
+    shown = []
+    in_front_matter = start_line == 1 and bool(lines) and lines[0].strip() in ("---", "+++")
+    for offset, line in enumerate(lines):
+        if in_front_matter:
+            if offset > 0 and line.strip() in ("---", "+++"):
+                in_front_matter = False
+            shown.append("")
+            continue
+        shown.append(clean_inline(line))
+    return shown
+
+
+def _excerpt(line: str, terms: frozenset[str], cap: int, count_tokens: CountTokens) -> str:
+    """The sentences of one long line that contain question terms, in order, within ``cap``
+    tokens (gaps marked with an ellipsis); the first sentence when none does."""
+    sentences = _SENTENCE_BREAK.split(line)
+    picked = [i for i, sentence in enumerate(sentences) if question_terms(sentence) & terms] or [0]
+    kept: list[int] = []
+    for i in picked:
+        candidate = kept + [i]
+        text = _join_excerpt(sentences, candidate)
+        if count_tokens(text) > cap:
+            break
+        kept = candidate
+    return _join_excerpt(sentences, kept) if kept else ""
+
+
+def _join_excerpt(sentences: list[str], indexes: list[int]) -> str:
+    out = ""
+    for n, i in enumerate(indexes):
+        if n:
+            out += " " if i == indexes[n - 1] + 1 else _ELLIPSIS
+        out += sentences[i]
+    return out
+
+
+def focus_window(
+    hit: Hit, terms: frozenset[str], cap: int, count_tokens: CountTokens, *, passage_id: int
+) -> Focused | None:
+    """The contiguous lines of ``hit`` that cover the most question ``terms`` within ``cap`` tokens
+    (fewest tokens on a tie), widened to whole sentences while it fits. None when nothing fits.
+
+    Contiguous, so that the citation's lines are exactly the lines shown; a line longer than half
+    the cap is shown as an excerpt of its matching sentences (still that line).
+    """
+    chunk = hit.chunk
+    shown = _display_lines(chunk.text, chunk.kind, chunk.start_line)
+    n = len(shown)
+    if n == 0:
+        return None
+    probe = PromptPassage(passage_id, hit, chunk.end_line, chunk.end_line, "")
+    header = count_tokens(probe.header + "\n") + 2  # line numbers of the window: at most as long
+    room = cap - header
+    if room <= 0:
+        return None
+    for i, line in enumerate(shown):
+        if line and count_tokens(line) > room // 2:
+            shown[i] = _excerpt(line, terms, room // 2, count_tokens)
+    cost = [count_tokens(line + "\n") if line else 1 for line in shown]
+    found = [question_terms(line) & terms if line else frozenset() for line in shown]
+    best: tuple[int, int, int, int] | None = None  # (covered, -tokens, lo, hi) — max wins
+    for lo in range(n):
+        if not shown[lo]:
+            continue
+        tokens, covered = 0, set()
+        for hi in range(lo + 1, n + 1):
+            tokens += cost[hi - 1]
+            if tokens > room:
+                break
+            covered |= found[hi - 1]
+            if not shown[hi - 1]:
+                continue
+            key = (len(covered), -tokens, -lo, -hi)
+            if best is None or key > best:
+                best = key
+    if best is None:
+        return None
+    covered_count, tokens, lo, hi = best[0], -best[1], -best[2], -best[3]
+    # Whole sentences: a window that starts or ends inside a wrapped sentence reads as nonsense.
+    while hi < n and _continues(shown[hi - 1], shown[hi]) and tokens + cost[hi] <= room:
+        tokens += cost[hi]
+        hi += 1
+    while lo > 0 and _continues(shown[lo - 1], shown[lo]) and tokens + cost[lo - 1] <= room:
+        lo -= 1
+        tokens += cost[lo]
+    text = "\n".join(line for line in _squeeze_blank(shown[lo:hi]))
+    passage = PromptPassage(
+        id=passage_id,
+        hit=hit,
+        start_line=chunk.start_line + lo,
+        end_line=chunk.start_line + hi - 1,
+        text=text,
+        trimmed=True,
+    )
+    return Focused(passage=passage, covered=covered_count)
+
+
+_BLOCK_START = re.compile(r"^\s*(?:#|[-*+] |\d+[.)] |```|~~~|\||<)")
+
+
+def _continues(line: str, following: str) -> bool:
+    """Whether ``following`` continues the sentence ``line`` started (wrapped prose): ``line`` does
+    not end a sentence and ``following`` starts no block of its own (heading, list item, fence,
+    table, tag). Headings are never pulled in: the passage header names them already."""
+    return bool(line and following) and not _ENDS_SENTENCE.search(line) and not _BLOCK_START.match(following) and not _BLOCK_START.match(line)
+
+
+def _squeeze_blank(lines: list[str]) -> list[str]:
+    """Runs of blank lines read as one (the line range still counts them)."""
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return out

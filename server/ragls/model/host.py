@@ -482,6 +482,9 @@ class ModelHost:
                     max_tokens=max_tokens,
                     count_tokens=backend.count_tokens,
                     overhead=overhead,
+                    # the lines of each hit that address the question, not whole chunks: a small
+                    # model reads ~250 tokens/s on a CPU and repeats long passages
+                    focus_tokens=prompting.FOCUS_TOKENS,
                 )
             except prompting.ContextTooSmall as exc:
                 raise ModelUnavailable(str(exc)) from exc
@@ -500,15 +503,27 @@ class ModelHost:
         backend: Backend,
         warnings: list[str],
     ) -> Answer:
+        from ragls.core import loops
+
         not_covered = resources.texts.not_covered
+        # Any backend's text can loop (a remote endpoint cannot be stopped mid-loop; the local one
+        # stops at the first repeat, finish "loop"): keep the complete sentences before the repeat.
+        text, looped = loops.cut_repetition(text)
+        if looped or finish_reason == "loop":
+            warnings.append("the model started repeating itself; kept its sentences before the repeat")
         if finish_reason in ("length", "cancelled") and text.strip() != not_covered:
             complete = grammar.complete_prefix(text)
-            if complete != text:
-                why = "cancelled" if finish_reason == "cancelled" else "cut off at maxTokens"
-                warnings.append(f"answer {why}; kept its complete sentences")
-                text = complete
+            if finish_reason == "length":  # always said, so that clients (and benchmarks) can count it
+                warnings.append("answer cut off at maxTokens; kept its complete sentences")
+            else:
+                warnings.append("answer cancelled; kept its complete sentences" if complete != text else "cancelled")
+            text = complete
         elif finish_reason == "cancelled":
             warnings.append("cancelled")
+        text = grammar.tidy_markers(text)
+        text, said_not_covered = loops.drop_sentence(text, not_covered)
+        if said_not_covered and not text:
+            text = not_covered  # the abstention, written as a cited sentence: it cites nothing
         text = text.strip()
         if text == not_covered:
             return Answer(text=text, citations=(), abstained=True, source=backend.source, warnings=tuple(warnings))

@@ -461,8 +461,21 @@ def run_generation(
     cancel: threading.Event | None,
     utf8_guard: Utf8Guard | None = None,
     on_prompt: Callable[[int, int], None] | None = None,
+    repeat_penalty: float | None = None,
+    presence_penalty: float | None = None,
+    frequency_penalty: float | None = None,
+    loop_guard: bool | None = None,
+    cite_at_sentence_end: bool | None = None,
 ) -> Generation:
     """Sample up to ``max_tokens`` tokens after ``prompt``, streaming text deltas.
+
+    Penalties (None: this module's defaults, see :data:`REPEAT_PENALTY`) apply to the tokens
+    generated so far (llama.cpp's last-n window), not to the prompt: copying words from a passage
+    is what a grounded answer does. ``loop_guard`` (None: :data:`LOOP_GUARD`) ends generation as
+    soon as the text repeats a sentence or an n-gram (:mod:`ragls.core.loops`), with
+    ``finish_reason`` ``"loop"``; the text is returned as generated, the caller cuts it back.
+    ``cite_at_sentence_end`` (None: :data:`CITE_AT_SENTENCE_END`; only with a grammar): see
+    :class:`CiteAtSentenceEnd`.
 
     Drives ``Llama.generate`` (token by token) rather than ``create_completion(stream=True)``: the
     latter re-detokenizes the whole completion on every token (quadratic; at 300 tokens it spent
@@ -472,6 +485,8 @@ def run_generation(
     The prompt is read first by :func:`read_prompt`, in slices, so that a cancel also lands while
     llama.cpp reads a long prompt (seconds on a CPU), not only once tokens flow.
     """
+    from ragls.core.loops import LoopWatch
+
     if seed is not None:
         llm.set_seed(seed)
     else:
@@ -481,13 +496,28 @@ def run_generation(
     parts: list[str] = []
     finish = "length"
     produced = 0
-    processors = None
+    chain: list = []
     if utf8_guard is not None and utf8_guard.enabled:
         utf8_guard.reset()
-        processors = llama_cpp.LogitsProcessorList([utf8_guard])
+        chain.append(utf8_guard)
+    citer = None
+    if grammar is not None and (CITE_AT_SENTENCE_END if cite_at_sentence_end is None else cite_at_sentence_end):
+        citer = CiteAtSentenceEnd.for_model(llm)
+        citer.reset()
+        chain.append(citer)
+    processors = llama_cpp.LogitsProcessorList(chain) if chain else None
     if not read_prompt(llm, prompt, cancel, on_prompt):
         return Generation(text="", finish_reason="cancelled", completion_tokens=0)
-    generator = llm.generate(prompt, temp=temperature, grammar=grammar, logits_processor=processors)
+    generator = llm.generate(
+        prompt,
+        temp=temperature,
+        grammar=grammar,
+        logits_processor=processors,
+        repeat_penalty=REPEAT_PENALTY if repeat_penalty is None else repeat_penalty,
+        presence_penalty=PRESENCE_PENALTY if presence_penalty is None else presence_penalty,
+        frequency_penalty=FREQUENCY_PENALTY if frequency_penalty is None else frequency_penalty,
+    )
+    watch = LoopWatch() if (LOOP_GUARD if loop_guard is None else loop_guard) else None
     try:
         for token in generator:
             if llama_cpp.llama_vocab_is_eog(vocab, token):
@@ -500,11 +530,17 @@ def run_generation(
             delta = decoder.decode(piece)
             if delta:
                 parts.append(delta)
+                if citer is not None:
+                    citer.text += delta
                 if on_delta is not None:
                     on_delta(delta)
             # Checked after every token: a cancel stops generation within one token.
             if cancel is not None and cancel.is_set():
                 finish = "cancelled"
+                break
+            # A loop never ends by itself before max_tokens: stop at its first repeat.
+            if watch is not None and delta and watch.feed(delta):
+                finish = "loop"
                 break
             if produced >= max_tokens:
                 break
@@ -564,3 +600,88 @@ def read_prompt(
         if time.perf_counter() - started < _PROMPT_SLICE_SECONDS / 2:
             step = min(step * 2, llm.n_batch)
     return not (cancel is not None and cancel.is_set())
+
+
+import re  # noqa: E402 - used only by the generation helpers below
+import weakref  # noqa: E402
+
+# Sampling defaults of run_generation, measured on SmolLM2-135M over the k8s docs
+# (benchmarks/bench_answer_form.py, docs/BENCHMARKS.md). The loop guard does the real work of
+# ending loops; a penalty would also push the model off the citation markers and words a sentence
+# needs again, so it stays mild.
+REPEAT_PENALTY = 1.0
+PRESENCE_PENALTY = 0.0
+FREQUENCY_PENALTY = 0.0
+LOOP_GUARD = True
+CITE_AT_SENTENCE_END = True
+
+
+class CiteAtSentenceEnd:
+    """Logits processor: where the model would end a sentence, it opens a citation marker instead.
+
+    The answer grammar ends every sentence with ``[n].`` and lets no word end in ``.``, ``!`` or
+    ``?``. A small model does not plan for that: it wants ``... object.`` and then the next
+    sentence or the end, both of which the grammar masks, so it glues on whatever is still allowed
+    (``object.userasset - 1-2-3-...``, ``allocation.yaml``). This processor turns that wish into
+    the citation: when the model's most likely next token ends a sentence (a period-like token, a
+    line break or end-of-generation) and the current sentence has words enough, the marker's
+    opening bracket becomes the most likely token; the grammar then lets the model pick the passage
+    number and the closing ``].``. Not inside backticks, where a period belongs to a name
+    (``spec.type``), nor inside a marker.
+    """
+
+    def __init__(self, llm: llama_cpp.Llama, min_words: int = 3) -> None:
+        vocab = llm._model.vocab
+        ends = []
+        for token in range(llm.n_vocab()):
+            text = llm.detokenize([token]).decode("utf-8", "ignore")
+            stripped = text.strip()
+            if stripped in _SENTENCE_END_PIECES or (text and not stripped and "\n" in text) or llama_cpp.llama_vocab_is_eog(vocab, token):
+                ends.append(token)
+        self._ends = np.array(ends, dtype=np.intc)
+        self._open_after_space = _single_token(llm, "[")
+        self._open = _single_token(llm, " [")
+        self.enabled = self._ends.size > 0 and self._open is not None and self._open_after_space is not None
+        self.min_words = min_words
+        self.text = ""
+
+    @classmethod
+    def for_model(cls, llm: llama_cpp.Llama) -> "CiteAtSentenceEnd":
+        """One per model (the vocabulary scan takes a moment), kept as long as the model lives."""
+        found = _CITERS.get(llm)
+        if found is None:
+            found = _CITERS[llm] = cls(llm)
+        return found
+
+    def reset(self) -> None:
+        self.text = ""
+
+    def due(self) -> bool:
+        """Whether a sentence end here should become a citation (pure; on ``self.text``)."""
+        text = self.text
+        if text.rstrip().endswith(("]", "[")) or re.search(r"\[\d*$", text):
+            return False
+        sentence = text[text.rfind("].") + 2 :] if "]." in text else text
+        if sentence.count("`") % 2:
+            return False
+        return len(sentence.split()) >= self.min_words
+
+    def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        if not self.enabled or not self.due():
+            return logits
+        top = float(logits.max())
+        if float(logits[self._ends].max()) < top:
+            return logits
+        token = self._open_after_space if self.text.endswith((" ", "\n")) else self._open
+        logits[token] = top + 1.0
+        return logits
+
+
+# Token texts (stripped) that end a sentence.
+_SENTENCE_END_PIECES = frozenset({".", "!", "?", "...", ".)", '."', ".'", ".*", ".`"})
+_CITERS: "weakref.WeakKeyDictionary[llama_cpp.Llama, CiteAtSentenceEnd]" = weakref.WeakKeyDictionary()
+
+
+def _single_token(llm: llama_cpp.Llama, text: str) -> int | None:
+    tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+    return tokens[0] if len(tokens) == 1 else None
