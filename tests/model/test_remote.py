@@ -103,17 +103,26 @@ def test_remote_answers_stream_with_grammar_and_adapters(server: str, model_file
 
     remote_base = greedy([])
     assert greedy([("terse", 1.0)]) != remote_base  # the adapter maps to the 'terse' model
+    resources = load_mode("answer")
+    plan = host._plan(host._backend, "What is the retry count?", hits, resources, 30)  # as the remote request was built
     host.close()
 
-    # Same model, prompt, grammar and greedy sampling in-process: the same text (until the local
-    # UTF-8 guard steps in, which the server lacks), so the server got our messages and grammar.
-    local = ModelHost(ModelSettings(path=str(model_files.model), context_size=1024, max_tokens=120, threads=1))
-    local.start()
-    assert local.wait_ready(30)
-    deltas: list[str] = []
-    local.answer("What is the retry count?", hits, temperature=0.0, max_tokens=30, on_delta=deltas.append)
+    # Same model, prompt, grammar and greedy sampling, in this process and with plain sampling (the
+    # local backend's own steering — UTF-8 guard, citation at sentence end, loop guard — is what
+    # the server lacks): the same text, so the server got our messages and grammar.
+    import logging
+
+    from ragls.model.llama_backend import LlamaBackend, run_generation
+
+    settings = ModelSettings(path=str(model_files.model), context_size=1024, max_tokens=120, threads=1)
+    local, _ = LlamaBackend.load(settings, logging.getLogger("ragls.test"))
+    gbnf = grammar.specialise(resources.grammar_template, passage_count=len(plan.passages), not_covered=resources.texts.not_covered, bounds=resources.bounds)
+    generation = run_generation(
+        local._llm, local._prompt(plan.messages()), grammar=local._grammar(gbnf), temperature=0.0, seed=None,
+        max_tokens=30, on_delta=None, cancel=None, cite_at_sentence_end=False, loop_guard=False,
+    )
     local.close()
-    assert len(os.path.commonprefix(["".join(deltas), remote_base])) >= 10
+    assert len(os.path.commonprefix([generation.text, remote_base])) >= 10
 
 
 def test_remote_unreachable_fails_cleanly(model_files: ModelFiles, hits: list[Hit]) -> None:

@@ -137,6 +137,10 @@ class RemoteBackend:
             payload["seed"] = seed
         if grammar and self.enforces_grammar:
             payload["grammar"] = grammar
+            # A llama.cpp-family server (the ones that take grammars) applies its own repeat
+            # penalty by default (llama-cpp-python's: 1.1); ask for the one local answers use
+            # (llama_backend.REPEAT_PENALTY, not imported: that module needs llama_cpp).
+            payload["repeat_penalty"] = 1.0
         request = urllib.request.Request(
             f"{self._base}/chat/completions",
             data=json.dumps(payload).encode("utf-8"),
