@@ -64,7 +64,9 @@ def smollm2(smollm2_gguf: Path, tmp_path_factory, gguf_factory):
     """One SmolLM2 for the tests that do not crash it, with two adapters loaded (active only when a
     request names them): one of SmolLM2's real shape, one of the tiny test model's."""
     root = tmp_path_factory.mktemp("adapters")
-    lora = gguf_factory.write_lora(root / "smol-lora.gguf", gguf_factory.SMOLLM2, rank=4, scale=0.05, targets=("attn_q", "attn_v", "ffn_up"))
+    # Random, but strong enough (A and B scaled 0.2) to move the greedy path of short, grammar-bound
+    # answers; a weaker one changes the logits without changing any argmax.
+    lora = gguf_factory.write_lora(root / "smol-lora.gguf", gguf_factory.SMOLLM2, rank=4, scale=0.2, targets=("attn_q", "attn_v", "ffn_up"))
     other = gguf_factory.write_lora(root / "tiny-lora.gguf")
     adapters = (AdapterSpec("smol", str(lora)), AdapterSpec("other", str(other)))
     host = start(settings_for(smollm2_gguf, max_tokens=160, adapters=adapters))
