@@ -88,7 +88,7 @@ class Answerer:
         failure = None
         if self.model_ready():
             try:
-                modelled = self.model.answer(  # type: ignore[union-attr]
+                return self.model.answer(  # type: ignore[union-attr]
                     question if not focus else f"{question}\n\n(About: {focus})",
                     result.hits,
                     mode="answer",
@@ -99,13 +99,6 @@ class Answerer:
                     cancel=cancel,
                     on_prompt=on_prompt,
                 )
-                cancelled = cancel is not None and cancel.is_set()
-                if modelled.text.strip() or modelled.abstained or cancelled:
-                    return modelled
-                # Nothing usable survived (a loop inside the first sentence, a cut at maxTokens):
-                # the passages still answer; the model's warnings say why it did not.
-                failure = "the model gave no complete cited sentence; answered from the passages instead"
-                log.info("%s (%s)", failure, "; ".join(modelled.warnings))
             except ModelCrashed as exc:
                 log.warning("%s; answering extractively", exc)
                 failure = f"{exc}; answered from the passages instead (the model restarts)"
