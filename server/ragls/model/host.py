@@ -39,6 +39,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -126,6 +127,9 @@ class ModelHost:
         self._last_crash = ""
         self._repacking_override: str | None = None  # "off" once a crash happened with repacking on
         self._closed = False
+        # Backends whose process exit is no news: closed on purpose, or their crash already handled
+        # (the monitor thread and the request that hit the crash both report it).
+        self._retired: weakref.WeakSet = weakref.WeakSet()
         self._file_identity: tuple[int, int, int] | None = None  # the model file as loaded
         self._modes: dict[str, ModeResources] = {mode: load_mode(mode) for mode in MODES}
 
@@ -216,7 +220,7 @@ class ModelHost:
         """Notice a model process that dies between requests (kill -9, OOM killer) and restart it
         before the next question, rather than failing that question."""
         code = backend.wait_exit()  # type: ignore[attr-defined]
-        if self._closed or backend is not self._backend or getattr(backend, "closing", False):
+        if self._closed or backend is not self._backend or backend in self._retired:
             return
         from ragls.model.process import describe_exit
 
@@ -226,9 +230,9 @@ class ModelHost:
         """Book-keep one crash (once per process) and restart after a backoff, or give up."""
         with self._state_lock:
             if backend is not None:
-                if backend is not self._backend or getattr(backend, "crash_handled", False):
+                if backend is not self._backend or backend in self._retired:
                     return
-                backend.crash_handled = True  # type: ignore[attr-defined]
+                self._retired.add(backend)
             if generation != self._generation or self._closed:
                 return
             now = time.monotonic()
@@ -360,7 +364,7 @@ class ModelHost:
     def _close_backend(self) -> None:
         backend, self._backend = self._backend, None
         if backend is not None:
-            backend.closing = True  # type: ignore[attr-defined]  # its exit is not a crash
+            self._retired.add(backend)  # its exit is not a crash
             backend.close()
 
     # --- answering ----------------------------------------------------------------------------

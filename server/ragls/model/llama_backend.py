@@ -321,9 +321,6 @@ class LlamaBackend:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
-        return [self.count_tokens(text) for text in texts]
-
     def _prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
         """The chat-formatted prompt's tokens (generation stops at end-of-generation tokens)."""
         formatted = self._formatter(messages=list(messages))

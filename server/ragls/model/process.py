@@ -164,9 +164,6 @@ class ProcessBackend:
                 pass
         _reap(self._process, self._conn)
 
-    def kill(self) -> None:
-        _reap(self._process, self._conn, grace=0.0)
-
     # --- calls ---------------------------------------------------------------------------------
 
     def _next_rid(self) -> int:
@@ -201,14 +198,6 @@ class ProcessBackend:
                 self._count_cache.clear()
             count = self._count_cache[text] = self._call("count_tokens", text)
         return count
-
-    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
-        """One round trip for many texts (prompt planning counts every line of every passage)."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._count_cache]
-        if missing:
-            for text, count in zip(missing, self._call("count_tokens_many", missing)):
-                self._count_cache[text] = count
-        return [self._count_cache[t] for t in texts]
 
     def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
         return self._call("prompt_tokens", list(messages))

@@ -39,7 +39,6 @@ from typing import Any
 CALLABLE = frozenset(
     {
         "count_tokens",
-        "count_tokens_many",
         "prompt_tokens",
         "usable_adapters",
         "load_adapters",
