@@ -86,9 +86,11 @@ class Answerer:
                 on_delta(NOT_COVERED)
             return Answer(text=NOT_COVERED, citations=(), abstained=True)
         failure = None
+        kept_warnings: tuple[str, ...] = ()
+        removed = 0
         if self.model_ready():
             try:
-                return self.model.answer(  # type: ignore[union-attr]
+                modelled = self.model.answer(  # type: ignore[union-attr]
                     question if not focus else f"{question}\n\n(About: {focus})",
                     result.hits,
                     mode="answer",
@@ -99,6 +101,17 @@ class Answerer:
                     cancel=cancel,
                     on_prompt=on_prompt,
                 )
+                if modelled.abstained or modelled.text.strip() or (cancel is not None and cancel.is_set()):
+                    return modelled
+                # Nothing the user can use: every sentence was unsupported, or the model looped
+                # inside its first sentence. The passages still answer.
+                failure = (
+                    "the model's answer was not supported by its passages; answered from the passages instead"
+                    if modelled.removed_sentences
+                    else "the model gave no complete cited sentence; answered from the passages instead"
+                )
+                kept_warnings = modelled.warnings
+                removed = modelled.removed_sentences
             except ModelCrashed as exc:
                 log.warning("%s; answering extractively", exc)
                 failure = f"{exc}; answered from the passages instead (the model restarts)"
@@ -107,7 +120,9 @@ class Answerer:
                 failure = f"model failed: {exc}"
         answer = extractive_answer(query, result)
         if failure:
-            answer = dataclasses.replace(answer, warnings=(*answer.warnings, failure))
+            answer = dataclasses.replace(
+                answer, warnings=(*answer.warnings, *kept_warnings, failure), removed_sentences=removed
+            )
         if on_delta:
             on_delta(answer.text)
         return answer
@@ -127,7 +142,7 @@ class Answerer:
                 modelled = self.model.answer(  # type: ignore[union-attr]
                     f"What is `{symbol}`?", result.hits, mode="hover", adapters=adapters, wait=False
                 )
-                if not modelled.abstained:
+                if not modelled.abstained and modelled.text.strip():
                     return modelled
             except Exception as exc:
                 log.info("model hover failed, using the extractive hover: %s", exc)

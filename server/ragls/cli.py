@@ -275,6 +275,8 @@ def raw_model_settings(args: argparse.Namespace) -> dict[str, Any]:
     for key, attr in (("temperature", "temperature"), ("seed", "seed"), ("contextSize", "ctx_size"), ("gpuLayers", "gpu_layers"), ("threads", "threads"), ("maxTokens", "max_tokens"), ("weightRepacking", "weight_repacking")):
         if getattr(args, attr, None) is not None:
             raw_model[key] = getattr(args, attr)
+    if getattr(args, "grounded_guard", None) is not None:
+        raw_model["groundedGuard"] = args.grounded_guard == "on"
     if getattr(args, "remote_url", None):
         raw_model["remote"] = {"url": args.remote_url, "model": args.remote_model, "apiKey": os.environ.get("RAGLS_API_KEY")}
     return {"model": raw_model} if raw_model else {}
@@ -388,6 +390,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--weight-repacking", choices=("auto", "on", "off"),
         help="llama.cpp's repacking of CPU weights (auto: off on CPUs with AMX, where it crashes, and after a crash)",
+    )
+    group.add_argument(
+        "--grounded-guard", choices=("on", "off"),
+        help="remove model sentences their cited passages do not support, streaming only checked sentences (default on)",
     )
     group.add_argument("--remote-url", help="OpenAI-compatible endpoint instead of a local model (key: $RAGLS_API_KEY)")
     group.add_argument("--remote-model", help="model name at the remote endpoint")

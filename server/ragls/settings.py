@@ -63,6 +63,9 @@ class ModelSettings:
     # "auto" | "on" | "off": llama.cpp's repacking of CPU weights (faster kernels; crashes on some
     # CPUs). "auto" leaves it off where it is known to crash (AMX) and after a crash of the model.
     weight_repacking: str = "auto"
+    # Remove each model sentence its cited passages do not support before the user sees it, and
+    # stream only checked sentences (core/grounding.py). Off shows the model's raw text.
+    grounded_guard: bool = True
     remote: RemoteSettings = field(default_factory=RemoteSettings)
 
 
@@ -179,6 +182,7 @@ _VALIDATORS: dict[type, dict[str, Validator]] = {
         "adapters": _adapters,
         "default_adapters": _str_list,
         "weight_repacking": _choice("auto", "on", "off"),
+        "grounded_guard": _bool,
     },
 }
 

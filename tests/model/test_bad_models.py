@@ -19,7 +19,8 @@ from ragls.settings import ModelSettings, parse_settings
 
 
 def settings_for(path: Path, **overrides) -> ModelSettings:
-    base = dict(path=str(path), context_size=1024, max_tokens=32, gpu_layers=0, temperature=0.0, seed=1)
+    # random weights: the grounded guard would remove every sentence
+    base = dict(path=str(path), context_size=1024, max_tokens=32, gpu_layers=0, temperature=0.0, seed=1, grounded_guard=False)
     base.update(overrides)
     return ModelSettings(**base)
 

@@ -18,7 +18,8 @@ from ragls.settings import ModelSettings
 
 
 def settings_for(model_files, **overrides) -> ModelSettings:
-    base = dict(path=str(model_files.model), context_size=1024, max_tokens=32, gpu_layers=0, temperature=1.0, seed=3)
+    # random weights: the grounded guard would remove every sentence
+    base = dict(path=str(model_files.model), context_size=1024, max_tokens=32, gpu_layers=0, temperature=1.0, seed=3, grounded_guard=False)
     base.update(overrides)
     return ModelSettings(**base)
 

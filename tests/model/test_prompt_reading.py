@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="module")
 def backend(model_files: ModelFiles):
-    settings = ModelSettings(path=str(model_files.model), context_size=2048, threads=1, seed=7)
+    settings = ModelSettings(path=str(model_files.model), context_size=2048, threads=1, seed=7, grounded_guard=False)
     backend, warnings = LlamaBackend.load(settings, logging.getLogger("ragls.test.prompt"))
     assert warnings == []
     yield backend

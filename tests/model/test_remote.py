@@ -68,6 +68,7 @@ def server(model_files: ModelFiles, tmp_path_factory: pytest.TempPathFactory):
 
 def remote_settings(url: str, files: ModelFiles) -> ModelSettings:
     return ModelSettings(
+        grounded_guard=False,  # random weights: the guard would remove every sentence
         context_size=1024,
         max_tokens=120,
         temperature=1.0,
@@ -114,7 +115,7 @@ def test_remote_answers_stream_with_grammar_and_adapters(server: str, model_file
 
     from ragls.model.llama_backend import LlamaBackend, run_generation
 
-    settings = ModelSettings(path=str(model_files.model), context_size=1024, max_tokens=120, threads=1)
+    settings = ModelSettings(path=str(model_files.model), context_size=1024, max_tokens=120, threads=1, grounded_guard=False)
     local, _ = LlamaBackend.load(settings, logging.getLogger("ragls.test"))
     gbnf = grammar.specialise(resources.grammar_template, passage_count=len(plan.passages), not_covered=resources.texts.not_covered, bounds=resources.bounds)
     generation = run_generation(

@@ -76,3 +76,4 @@ class Answer:
     abstained: bool
     source: str = "extractive"  # "extractive" | "model:<name>" | "remote:<name>"
     warnings: tuple[str, ...] = ()
+    removed_sentences: int = 0  # model sentences the grounded guard removed (core/grounding.py)

@@ -84,6 +84,10 @@ class ConfigSummary:
     outcomes: list[Outcome] = field(default_factory=list)
     note: str = ""  # e.g. why a model configuration could not run
 
+    def model_ran(self) -> bool:
+        """Whether a model answered any question here (the guard rows mean nothing otherwise)."""
+        return any(o.answer.source != "extractive" or o.answer.removed_sentences for o in self.outcomes)
+
     def rows(self) -> dict[str, float | None]:
         """The table's rows; None where no question of that kind was asked (or no configuration ran)."""
         answerable = [o for o in self.outcomes if not o.question.unanswerable]
@@ -95,6 +99,7 @@ class ConfigSummary:
         sentences = sum(s.sentences for s in scores)
         latencies = [o.ms for o in self.outcomes]
         firsts = [o.first_token_ms for o in self.outcomes if o.first_token_ms is not None]
+        removed = sum(o.answer.removed_sentences for o in self.outcomes)
 
         def share(part: float, whole: float) -> float | None:
             return part / whole if whole else None
@@ -109,6 +114,13 @@ class ConfigSummary:
             "citation_support": share(sum(s.sentences_supported for s in scores), sentences),
             "repeated": share(sum(s.sentences_repeated for s in scores), sentences),
             "unrelated": share(sum(s.sentences_unrelated for s in scores), sentences),
+            # of the model's sentences, the share the grounded guard removed (before the user saw them)
+            "guard_removed": share(removed, removed + sum(o.score.sentences for o in self.outcomes if o.answer.source != "extractive"))
+            if self.model_ran()
+            else None,
+            "guard_fallbacks": share(sum(o.answer.removed_sentences > 0 and o.answer.source == "extractive" for o in self.outcomes), len(self.outcomes))
+            if self.model_ran()
+            else None,
             "sentences": share(sentences, len(answered)),
             "sentences_max": float(max((o.score.sentences for o in answered), default=0)) if answered else None,
             "words": share(sum(o.score.words for o in answered), len(answered)),
@@ -130,6 +142,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("citation_support", "citation support", "%"),
     ("repeated", "repeated sentences", "%"),
     ("unrelated", "unrelated sentences", "%"),
+    ("guard_removed", "model sentences removed by the guard", "%"),
+    ("guard_fallbacks", "answers the guard sent to extractive", "%"),
     ("sentences", "sentences per answer", "n"),
     ("sentences_max", "sentences, most", "n"),
     ("words", "words per answer", "n"),

@@ -43,7 +43,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from ragls.core import citations, grammar, prompting
+from ragls.core import citations, grammar, grounding, prompting
 from ragls.core.types import Answer, Hit
 from ragls.model.backend import (
     AdapterStatus,
@@ -224,7 +224,10 @@ class ModelHost:
             return
         from ragls.model.process import describe_exit
 
-        self._crashed(backend, ModelCrashed(describe_exit(code), during="idle"), self._generation)
+        # The monitor may notice a crash before the request that caused it does: then it was
+        # not idle (the model lock is held by that request).
+        during = "answering" if self._lock.locked() else "idle"
+        self._crashed(backend, ModelCrashed(describe_exit(code), during=during), self._generation)
 
     def _crashed(self, backend: Backend | None, exc: ModelCrashed, generation: int) -> None:
         """Book-keep one crash (once per process) and restart after a backoff, or give up."""
@@ -441,6 +444,13 @@ class ModelHost:
             gbnf = grammar.specialise(
                 resources.grammar_template, passage_count=len(plan.passages), not_covered=not_covered, bounds=resources.bounds
             )
+            # The grounded guard streams only checked sentences: a client never shows text the
+            # final answer leaves out.
+            gate = (
+                grounding.GroundedStream(plan.passages, not_covered=not_covered, emit=on_delta)
+                if settings.grounded_guard and on_delta is not None
+                else None
+            )
             generation = backend.generate(
                 plan.messages(),
                 grammar=gbnf,
@@ -448,7 +458,7 @@ class ModelHost:
                 temperature=temperature,
                 seed=seed,
                 max_tokens=max_tokens,
-                on_delta=on_delta,
+                on_delta=gate.feed if gate is not None else on_delta,
                 cancel=cancel,
                 on_prompt=on_prompt,
             )
@@ -459,7 +469,10 @@ class ModelHost:
         finally:
             self._lock.release()
         warnings += generation.warnings
-        return self._finish(generation.text, generation.finish_reason, plan, resources, backend, warnings)
+        answer = self._finish(generation.text, generation.finish_reason, plan, resources, backend, warnings, gate)
+        if gate is not None and answer.abstained and on_delta is not None:
+            on_delta(answer.text)  # the gate releases claims only; the abstention is said here
+        return answer
 
     def _acquire(self, cancel: threading.Event | None) -> bool:
         while not self._lock.acquire(timeout=_LOCK_POLL_S):
@@ -506,6 +519,7 @@ class ModelHost:
         resources: ModeResources,
         backend: Backend,
         warnings: list[str],
+        gate: "grounding.GroundedStream | None" = None,
     ) -> Answer:
         from ragls.core import loops
 
@@ -535,6 +549,21 @@ class ModelHost:
             text, passage_count=len(plan.passages), not_covered=not_covered, bounds=resources.bounds
         ):
             warnings.append("the answer does not follow the cited-sentence form (the endpoint ignores grammars)")
+        removed = 0
+        if self._settings.grounded_guard:
+            grounded = grounding.ground(text, plan.passages, not_covered=not_covered)
+            sentences = gate.finish(grounded.sentences) if gate is not None else grounded.sentences
+            text = " ".join(sentences)
+            removed = len(grounded.removed)
+            if grounded.warning():
+                warnings.append(grounded.warning())
         check = citations.check_citations(text, plan.passages)
         warnings += check.warnings
-        return Answer(text=text, citations=check.citations, abstained=False, source=backend.source, warnings=tuple(warnings))
+        return Answer(
+            text=text,
+            citations=check.citations,
+            abstained=False,
+            source=backend.source,
+            warnings=tuple(warnings),
+            removed_sentences=removed,
+        )

@@ -435,7 +435,10 @@ class Utf8Guard:
                 self._need = 3
                 self._range = {0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}.get(byte, (0x80, 0xBF))
 
-    def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    def wants_logits(self) -> bool:
+        return self.enabled  # a lone byte is masked on every token
+
+    def __call__(self, input_ids: np.ndarray | None, logits: np.ndarray) -> np.ndarray:
         if self._need:
             allowed = self._continuations[self._range]
             kept = logits[allowed].copy()
@@ -474,10 +477,12 @@ def run_generation(
     ``cite_at_sentence_end`` (None: :data:`CITE_AT_SENTENCE_END`; only with a grammar): see
     :class:`CiteAtSentenceEnd`.
 
-    Drives ``Llama.generate`` (token by token) rather than ``create_completion(stream=True)``: the
-    latter re-detokenizes the whole completion on every token (quadratic; at 300 tokens it spent
-    90% of its time there). Prefix reuse is the same: ``generate`` keeps the longest common token
-    prefix with the previous call in the KV cache.
+    Drives its own token loop (:func:`_sample_tokens`) rather than ``create_completion(stream=True)``,
+    which re-detokenizes the whole completion on every token (quadratic; at 300 tokens it spent 90%
+    of its time there), or ``Llama.generate``, whose logits processors copy the whole vocabulary's
+    logits through NumPy on every token (5-12% of generation time with SmolLM2's 49k tokens; see
+    :func:`build_sampler`). Prefix reuse is :func:`read_prompt`'s: the longest common token prefix
+    with the previous call stays in the KV cache.
 
     The prompt is read first by :func:`read_prompt`, in slices, so that a cancel also lands while
     llama.cpp reads a long prompt (seconds on a CPU), not only once tokens flow.
@@ -502,18 +507,19 @@ def run_generation(
         citer = CiteAtSentenceEnd.for_model(llm)
         citer.reset()
         chain.append(citer)
-    processors = llama_cpp.LogitsProcessorList(chain) if chain else None
     if not read_prompt(llm, prompt, cancel, on_prompt):
         return Generation(text="", finish_reason="cancelled", completion_tokens=0)
-    generator = llm.generate(
-        prompt,
-        temp=temperature,
+    sampler = build_sampler(
+        llm,
         grammar=grammar,
-        logits_processor=processors,
+        temperature=temperature,
+        seed=llm._seed,
         repeat_penalty=REPEAT_PENALTY if repeat_penalty is None else repeat_penalty,
         presence_penalty=PRESENCE_PENALTY if presence_penalty is None else presence_penalty,
         frequency_penalty=FREQUENCY_PENALTY if frequency_penalty is None else frequency_penalty,
+        processors=chain,
     )
+    generator = _sample_tokens(llm, prompt, sampler)
     watch = LoopWatch() if (LOOP_GUARD if loop_guard is None else loop_guard) else None
     try:
         for token in generator:
@@ -543,12 +549,99 @@ def run_generation(
                 break
     finally:
         generator.close()
+        sampler.close()
     tail = decoder.decode(b"", final=True)
     if tail:
         parts.append(tail)
         if on_delta is not None:
             on_delta(tail)
     return Generation(text="".join(parts), finish_reason=finish, completion_tokens=produced)
+
+
+def _sample_tokens(llm: llama_cpp.Llama, prompt: list[int], sampler) -> Iterator[int]:
+    """Evaluate what :func:`read_prompt` left of ``prompt`` (at least its last token, for the
+    logits), then sample and evaluate one token at a time — ``Llama.generate``'s inner loop.
+    The sampled token is evaluated only when the next one is asked for: the last one never is,
+    as in ``generate``."""
+    pending = prompt[llm.n_tokens :] or prompt[-1:]
+    while True:
+        llm.eval(pending)
+        token = sampler.sample(llm._ctx, -1)  # llama_sampler_sample also accepts it (grammar state)
+        yield token
+        pending = [token]
+
+
+# Layout of llama.cpp's llama_token_data {id, logit, p}: a NumPy view of the candidates array.
+_TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+
+
+class _LogitsHook:
+    """The processors as one custom sampler at the head of llama.cpp's chain, editing the
+    candidates' logits in place through a cached NumPy view (no copy, no per-token ctypes type),
+    and doing nothing on a token where no processor has anything to do."""
+
+    def __init__(self, processors: Sequence, n_vocab: int) -> None:
+        self._processors = list(processors)
+        self._n_vocab = n_vocab
+        self._view: tuple[int, int, np.ndarray] | None = None  # (address, size, logits view)
+
+    def __call__(self, cur_p) -> None:
+        active = [p for p in self._processors if p.wants_logits()]
+        if not active:
+            return
+        contents = cur_p.contents
+        size = contents.size
+        # The head of the chain sees the full vocabulary in token order (id i at position i), the
+        # layout the processors index by token id; anything else is left alone.
+        if size != self._n_vocab or contents.sorted:
+            return
+        address = ctypes.addressof(contents.data.contents)
+        if self._view is None or self._view[:2] != (address, size):
+            buffer = (ctypes.c_char * (size * _TOKEN_DATA.itemsize)).from_address(address)
+            self._view = (address, size, np.frombuffer(buffer, dtype=_TOKEN_DATA)["logit"])
+        logits = self._view[2]
+        for processor in active:
+            processor(None, logits)
+
+
+def build_sampler(
+    llm: llama_cpp.Llama,
+    *,
+    grammar: llama_cpp.LlamaGrammar | None,
+    temperature: float,
+    seed: int,
+    repeat_penalty: float,
+    presence_penalty: float,
+    frequency_penalty: float,
+    processors: Sequence = (),
+):
+    """llama.cpp's sampler chain as ``Llama.generate`` builds it (same defaults: top-k 40,
+    top-p 0.95, min-p 0.05), with ``processors`` first (before the grammar masks what they look
+    at) as one cheap hook instead of llama-cpp-python's per-token NumPy record-array copy."""
+    from llama_cpp import _internals
+
+    sampler = _internals.LlamaSampler()
+    if processors:
+        sampler.add_custom(_LogitsHook(processors, llm.n_vocab()))
+    sampler.add_penalties(
+        n_vocab=llm.n_vocab(),
+        penalty_last_n=llm.last_n_tokens_size,
+        penalty_repeat=repeat_penalty,
+        penalty_freq=frequency_penalty,
+        penalty_present=presence_penalty,
+    )
+    if grammar is not None:
+        sampler.add_grammar(llm._model, grammar)
+    if temperature <= 0.0:
+        sampler.add_greedy()
+    else:
+        sampler.add_top_k(40)
+        sampler.add_typical(1.0, 1)
+        sampler.add_top_p(0.95, 1)
+        sampler.add_min_p(0.05, 1)
+        sampler.add_temp(temperature)
+        sampler.add_dist(seed)
+    return sampler
 
 
 # A cancel should land within about this long while the prompt is read. Slices start small and
@@ -663,7 +756,10 @@ class CiteAtSentenceEnd:
             return False
         return len(sentence.split()) >= self.min_words
 
-    def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    def wants_logits(self) -> bool:
+        return self.enabled and self.due()
+
+    def __call__(self, input_ids: np.ndarray | None, logits: np.ndarray) -> np.ndarray:
         if not self.enabled or not self.due():
             return logits
         top = float(logits.max())

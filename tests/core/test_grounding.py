@@ -1,0 +1,137 @@
+"""The grounded guard (core/grounding.py): unsupported model sentences never reach the user."""
+
+from __future__ import annotations
+
+from ragls.core import grounding
+from ragls.core.prompting import PromptPassage
+from ragls.core.types import Chunk, Hit
+
+NOT_COVERED = "The workspace does not cover this question."
+
+LEASE = (
+    "The kubelet renews its Lease object every 10 seconds.\n"
+    "Leader election uses a lease duration of 15s, set by `--leader-elect-lease-duration`."
+)
+UPLOADS = "Uploads are retried three times with exponential backoff before the job fails."
+
+
+def passage(n: int, text: str, path: str = "docs/a.md", heading: tuple[str, ...] = ("Leases",)) -> PromptPassage:
+    lines = text.split("\n")
+    chunk = Chunk(path, 1, len(lines), text, "markdown", "", heading, (), "")
+    return PromptPassage(id=n, hit=Hit(chunk, score=1.0), start_line=1, end_line=len(lines), text=text)
+
+
+PASSAGES = [passage(1, LEASE), passage(2, UPLOADS, "docs/b.md", ("Uploads",))]
+
+
+def test_a_sentence_its_passage_supports_is_kept():
+    text = "The kubelet renews its Lease every 10 seconds [1]."
+    grounded = grounding.ground(text, PASSAGES, not_covered=NOT_COVERED)
+    assert grounded.sentences == (text,)
+    assert grounded.removed == ()
+    assert grounded.warning() is None
+
+
+def test_a_wrong_number_is_removed_even_when_the_words_match():
+    # The failure seen with SmolLM2: "2s" for a lease the page gives as 15s.
+    text = "The leader election lease duration is 2s [1]. Uploads are retried three times [2]."
+    grounded = grounding.ground(text, PASSAGES, not_covered=NOT_COVERED)
+    assert grounded.sentences == ("Uploads are retried three times [2].",)
+    assert len(grounded.removed) == 1
+    assert "2" in grounded.removed[0].reason
+    assert "removed 1 model sentence " in grounded.warning()
+
+
+def test_a_number_is_not_found_inside_a_longer_number():
+    grounded = grounding.ground("The kubelet renews its Lease every 1 seconds [1].", PASSAGES, not_covered=NOT_COVERED)
+    assert grounded.sentences == ()  # "1" is only part of "10"
+
+
+def test_a_sentence_citing_the_wrong_passage_is_removed():
+    text = "Uploads are retried three times with exponential backoff [1]."
+    grounded = grounding.ground(text, PASSAGES, not_covered=NOT_COVERED)
+    assert grounded.sentences == ()
+    assert "content words" in grounded.removed[0].reason
+
+
+def test_a_flag_must_occur_in_the_passage():
+    ok = "Set the lease duration with `--leader-elect-lease-duration` [1]."
+    bad = "Set the lease duration with `--lease-time` [1]."
+    assert grounding.ground(ok, PASSAGES, not_covered=NOT_COVERED).sentences == (ok,)
+    assert grounding.ground(bad, PASSAGES, not_covered=NOT_COVERED).sentences == ()
+
+
+def test_support_may_come_from_any_passage_the_sentence_cites():
+    text = "The kubelet renews its Lease every 10 seconds and uploads are retried three times [1][2]."
+    assert grounding.ground(text, PASSAGES, not_covered=NOT_COVERED).sentences == (text,)
+
+
+def test_a_marker_naming_no_given_passage_supports_nothing():
+    grounded = grounding.ground("Uploads are retried three times [7].", PASSAGES, not_covered=NOT_COVERED)
+    assert grounded.sentences == ()
+    assert grounded.removed[0].reason == "cites no passage"
+
+
+def test_the_location_header_is_not_a_source_of_facts():
+    # "1" and "2" are the passage's line numbers in its header, not facts it states.
+    grounded = grounding.ground("Uploads fail after 2 retries [2].", PASSAGES, not_covered=NOT_COVERED)
+    assert grounded.sentences == ()
+
+
+def test_the_not_covered_sentence_among_claims_is_dropped_not_counted():
+    text = f"Uploads are retried three times [2]. {NOT_COVERED[:-1]} [1]."
+    grounded = grounding.ground(text, PASSAGES, not_covered=NOT_COVERED)
+    assert grounded.sentences == ("Uploads are retried three times [2].",)
+    assert grounded.removed == ()
+
+
+def _stream(chunks: list[str], final_text: str | None = None):
+    shown: list[str] = []
+    gate = grounding.GroundedStream(PASSAGES, not_covered=NOT_COVERED, emit=shown.append)
+    for chunk in chunks:
+        gate.feed(chunk)
+    raw = "".join(chunks)
+    final = grounding.ground(final_text if final_text is not None else raw, PASSAGES, not_covered=NOT_COVERED)
+    kept = gate.finish(final.sentences)
+    return shown, kept
+
+
+def tokens(text: str, size: int = 3) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def test_streaming_releases_only_checked_sentences_and_ends_as_the_final_answer():
+    good = "The kubelet renews its Lease every 10 seconds [1]."
+    bad = "The lease lasts 2s [1]."
+    good2 = "Uploads are retried three times [2]."
+    shown, kept = _stream(tokens(f"{good} {bad} {good2}"))
+    assert "".join(shown) == f"{good} {good2}"
+    assert kept == (good, good2)
+    assert not any("2s" in piece for piece in shown)
+
+
+def test_streaming_holds_an_incomplete_sentence_back():
+    shown: list[str] = []
+    gate = grounding.GroundedStream(PASSAGES, not_covered=NOT_COVERED, emit=shown.append)
+    for chunk in tokens("Uploads are retried three times [2"):
+        gate.feed(chunk)
+    assert shown == []
+    gate.feed("].")
+    assert shown == ["Uploads are retried three times [2]."]
+
+
+def test_streaming_never_shows_a_repeat():
+    good = "Uploads are retried three times [2]."
+    shown, kept = _stream(tokens(f"{good} {good} {good}"), final_text=good)
+    assert shown == [good]
+    assert kept == (good,)
+
+
+def test_a_released_sentence_is_never_taken_back():
+    good = "Uploads are retried three times [2]."
+    shown: list[str] = []
+    gate = grounding.GroundedStream(PASSAGES, not_covered=NOT_COVERED, emit=shown.append)
+    gate.feed(good)
+    # The final answer disagrees (e.g. cut differently): the shown sentence stays, nothing is added.
+    assert gate.finish(("The kubelet renews its Lease every 10 seconds [1].",)) == (good,)
+    assert shown == [good]
