@@ -130,6 +130,7 @@ export interface ServerSettings {
     contextSize: number;
     threads: number | null;
     weightRepacking: 'auto' | 'on' | 'off';
+    groundedGuard: boolean;
     maxTokens: number;
     temperature: number;
     seed: number | null;
@@ -150,6 +151,7 @@ export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
     contextSize: 4096,
     threads: null,
     weightRepacking: 'auto',
+    groundedGuard: true,
     maxTokens: 512,
     temperature: 0.2,
     seed: null,
