@@ -223,7 +223,19 @@ async def broken_model_client(lsp_client: LanguageClient, request, workspace: Pa
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=["visual_studio_code"])
 async def smol_client(lsp_client: LanguageClient, request, workspace: Path, index_parent: Path, smollm2_gguf: Path):
-    """The server with the real SmolLM2-135M-Instruct (tests/conftest.py fetches it)."""
+    """The server with the real SmolLM2-135M-Instruct (tests/conftest.py fetches it), streaming
+    token by token (grounded guard off): the first delta says the model is generating."""
+    options = model_options(smollm2_gguf, maxTokens=160, temperature=0.0, groundedGuard=False)
+    params = init_params(pytest_lsp.client_capabilities(request.param), [workspace], index_parent, **options)
+    await lsp_client.initialize_session(params)
+    await wait_indexed(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), params=["visual_studio_code"])
+async def smol_guarded_client(lsp_client: LanguageClient, request, workspace: Path, index_parent: Path, smollm2_gguf: Path):
+    """The server with the real SmolLM2-135M-Instruct and its default settings (grounded guard on)."""
     options = model_options(smollm2_gguf, maxTokens=160, temperature=0.0)
     params = init_params(pytest_lsp.client_capabilities(request.param), [workspace], index_parent, **options)
     await lsp_client.initialize_session(params)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import time
 import uuid
@@ -85,6 +86,10 @@ async def test_real_model_over_lsp_streams_hovers_cancels_and_survives_kill_9(sm
 
     # 4. kill -9 of the model process mid-answer: the answer still arrives (from the passages),
     #    the user is told, and the next answer comes from the restarted model
+    # (A cancel the model process does not acknowledge within its grace period, as on a
+    # loaded CI core, replaces the process: kill the one serving now.)
+    model = await helpers.wait_until(model_state, timeout=180)
+    first_pid = model["processId"]
     token = f"ask-{uuid.uuid4()}"
     client.progress_reports[token] = []
     pending = asyncio.ensure_future(helpers.ask(client, QUESTION, workDoneToken=token))
@@ -105,6 +110,33 @@ async def test_real_model_over_lsp_streams_hovers_cancels_and_survives_kill_9(sm
         return model and model["processId"] != first_pid and model
 
     model = await helpers.wait_until(restarted, timeout=180)
-    assert model["recentCrashes"] == 1 and model["lastCrash"].startswith("SIGKILL")
+    assert model["recentCrashes"] >= 1 and model["lastCrash"].startswith("SIGKILL")
     result = await helpers.ask(client, QUESTION)
     assert result["source"].startswith("model:SmolLM2"), result
+
+
+async def test_the_grounded_guard_streams_only_checked_sentences_over_lsp(smol_guarded_client, helpers):
+    """Default settings: each progress message is one whole cited sentence its passages support,
+    and together they are exactly the answer; nothing streamed is taken back."""
+    client = smol_guarded_client
+
+    async def ready():
+        status = await helpers.request(client, "ragls/status", {})
+        assert status["model"]["state"] != "failed", status["model"]
+        return status["model"]["state"] == "ready"
+
+    await helpers.wait_until(ready, timeout=180)
+    for question in (QUESTION, "How many attempts does the retry policy make?", "What does session.retry_policy hold?"):
+        token = f"ask-{uuid.uuid4()}"
+        client.progress_reports[token] = []
+        result = await helpers.ask(client, question, workDoneToken=token)
+        deltas = [r.message for r in client.progress_reports[token] if isinstance(r, types.WorkDoneProgressReport) and r.message]
+        assert "".join(deltas) == result["answer"], (deltas, result)
+        assert_citations_are_lines_of_files(result)
+        if result["abstained"]:
+            continue
+        assert result["citations"], result
+        if result["source"].startswith("model:"):
+            assert all(re.search(r"\[\d+\]\.$", d) for d in deltas), deltas
+        else:  # every model sentence was removed: the passages answered, and the user is told why
+            assert any("answered from the passages" in w for w in result["warnings"]), result

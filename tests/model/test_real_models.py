@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -82,7 +83,9 @@ def test_smollm2_uses_its_chat_template_streams_and_cites_only_its_passages(smol
     deltas: list[str] = []
     answer = smollm2.answer(QUESTION, hits, on_delta=deltas.append)
     assert answer.source == "model:SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert len(deltas) > 3 and "".join(deltas).strip().startswith(answer.text[:20])
+    # The grounded guard streams one checked sentence at a time; together they are the answer.
+    assert deltas and "".join(deltas) == answer.text, (deltas, answer.text)
+    assert answer.abstained or all(re.search(r"\[\d+\]\.$", d) for d in deltas), deltas
     assert answer.abstained or answer.citations, answer
     assert_citations_inside_passages(answer, hits)
 
@@ -91,12 +94,18 @@ def test_cancel_mid_generation_stops_within_a_quarter_second(smollm2: ModelHost,
     cancel = threading.Event()
     cancelled_at: list[float] = []
 
-    def on_delta(_: str) -> None:
-        if not cancel.is_set():
-            cancelled_at.append(time.perf_counter())
-            cancel.set()
+    def cancel_soon() -> None:
+        cancelled_at.append(time.perf_counter())
+        cancel.set()
 
-    answer = smollm2.answer(QUESTION, lease_hits(make_hit), on_delta=on_delta, cancel=cancel, max_tokens=200)
+    # The grounded guard holds text back until a sentence is checked, so the first delta may come
+    # only at the end: cancel on a timer instead. The same question as the test before: its prompt
+    # is cached, so 0.3 s in, tokens are being generated (the answer takes seconds).
+    timer = threading.Timer(0.3, cancel_soon)
+    timer.start()
+    answer = smollm2.answer(QUESTION, lease_hits(make_hit), on_delta=lambda _: None, cancel=cancel, max_tokens=200)
+    timer.cancel()
+    assert cancelled_at, "the answer ended before the cancel: nothing was measured"
     took = time.perf_counter() - cancelled_at[0]
     assert any("cancel" in w for w in answer.warnings), answer.warnings
     assert took < 0.25 * 4, f"cancel took {took:.3f} s"  # goal 0.25 s; generous against a busy CI core
@@ -170,10 +179,19 @@ def test_gemma3_without_a_chat_template_answers_in_a_fallback_format_and_says_so
         status = host.status()
         assert any("no chat template" in w for w in status.warnings), status.warnings
         hits = lease_hits(make_hit)
-        answer = host.answer(QUESTION, hits)
-        assert answer.source.startswith("model:gemma-3")
-        assert answer.abstained or answer.citations
+        modelled = host.answer(QUESTION, hits)
+        assert modelled.source.startswith("model:gemma-3")
+        assert_citations_inside_passages(modelled, hits)
+        # What the user gets: a base model often writes no complete cited sentence within
+        # maxTokens (it lists line ranges); then the answer comes from the passages, and says why.
+        answerer = Answerer(lambda: [], Settings(), model=host)
+        answer = answerer.ask(QUESTION, retrieved=SearchResult(query=QUESTION, hits=tuple(hits), covered=True))
+        assert answer.text and (answer.abstained or answer.citations), answer
         assert_citations_inside_passages(answer, hits)
+        if modelled.text:
+            assert answer.source.startswith("model:gemma-3"), answer
+        else:
+            assert answer.source == "extractive" and any("answered from the passages" in w for w in answer.warnings), answer
     finally:
         host.close()
 
@@ -198,6 +216,8 @@ def test_cli_survives_a_segfault_of_the_model_mid_answer(smollm2_gguf: Path, tmp
     command = [
         sys.executable, "-m", "ragls", "ask", str(workspace), QUESTION, "--model", str(smollm2_gguf),
         "--index-dir", str(tmp_path / "index"), "--temperature", "0", "--seed", "1",
+        # token-by-token streaming: the first byte on stdout says the model is generating
+        "--grounded-guard", "off",
     ]
     cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
