@@ -26,7 +26,7 @@ from pygls.lsp.server import LanguageServer
 
 from ragls import __version__
 from ragls.answering import Answerer
-from ragls.core.hover import line_text
+from ragls.core.lines import line_at
 from ragls.index.preparation import decode_text
 from ragls.index.workspace_index import IndexProgress, IndexReport
 from ragls.lsp import convert, protocol
@@ -113,9 +113,10 @@ class RaglsServer(LanguageServer):
     @property
     def encoding(self) -> str:
         try:
-            return str(self.workspace.position_encoding or convert.UTF16)
+            chosen = self.workspace.position_encoding or convert.UTF16
         except RuntimeError:  # before initialize
             return convert.UTF16
+        return str(getattr(chosen, "value", chosen))  # pygls hands over an enum member or the client's own string
 
     def _client_supports(self, dotted: str) -> bool:
         value: Any = self.client_capabilities
@@ -167,15 +168,15 @@ class RaglsServer(LanguageServer):
         return None if len(data) > limit else decode_text(data)
 
     def line_lookup(self) -> convert.LineLookup:
-        """(path, 0-based line) -> the line as the user sees it: the open buffer if any, else the
-        file. For one result: each file is read once, however many citations point into it."""
+        """(path, core line number) -> the line as the user sees it: the open buffer if any, else
+        the file. For one result: each file is read once, however many citations point into it."""
         texts: dict[Path, str | None] = {}
 
         def line_of(path: Path, line: int) -> str | None:
             if path not in texts:
                 texts[path] = self.document_text(self._open_paths.get(path) or path.as_uri())
             text = texts[path]
-            return line_text(text, line) if text is not None else None
+            return line_at(text, line) if text is not None else None
 
         return line_of
 
