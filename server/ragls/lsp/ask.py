@@ -20,7 +20,7 @@ from pygls.exceptions import JsonRpcRequestCancelled, JsonRpcServerNotInitialize
 from ragls.core.hover import hover_symbol, identifier_at
 from ragls.core.lines import line_at, text_in
 from ragls.lsp import convert, protocol
-from ragls.lsp.server import RaglsServer
+from ragls.lsp.language_server import RaglsServer
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from lsprotocol import types
 from ragls.core.hover import hover_symbol, identifier_at
 from ragls.core.lines import line_at
 from ragls.lsp import convert
-from ragls.lsp.server import RaglsServer
+from ragls.lsp.language_server import RaglsServer
 
 
 async def hover(server: RaglsServer, params: types.HoverParams) -> types.Hover | None:
