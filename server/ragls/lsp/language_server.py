@@ -7,9 +7,9 @@ Where things run (the rule every handler follows):
   loop keeps reading messages — a ``$/cancelRequest`` or a hover is never stuck behind an answer.
 - Anything sent from another thread goes through ``loop.call_soon_threadsafe``.
 
-The open documents live in :mod:`ragls.lsp.documents`, the method wiring in
-:mod:`ragls.lsp.handlers`, the features in their own modules, the entry point in
-:mod:`ragls.lsp.server`. None of them is imported here: they import this module.
+The open documents live in :mod:`ragls.lsp.documents` (owned by the server). The method wiring
+(:mod:`ragls.lsp.handlers`), the features (``hover``, ``ask``, ``status``) and the entry point
+(:mod:`ragls.lsp.server`) import this module; it imports none of them.
 """
 
 from __future__ import annotations

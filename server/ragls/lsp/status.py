@@ -1,7 +1,9 @@
 """``ragls/status`` (and the ``ragls.status`` command): what is indexed, what is pending, the model.
 
-The status is a typed value (:class:`ServerStatus`) built from the server's state; :func:`to_json`
-is the one place it becomes the JSON object of docs/PROTOCOL.md (field names in camelCase).
+The result is a typed value (:class:`StatusResult`: the protocol's shape, kept apart from the
+model host's own ``ModelStatus`` so that a change there cannot change the protocol), built from the
+server's state; :func:`to_json` is the one place it becomes the JSON object of docs/PROTOCOL.md
+(field names in camelCase).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ _OMIT_IF_NONE = {"omit_if_none": True}  # field metadata: the key is left out ra
 
 
 @dataclass(frozen=True, slots=True)
-class FolderStatus:
+class FolderEntry:
     uri: str
     index_dir: str
     files: int
@@ -34,18 +36,18 @@ class FolderStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class AdapterStatus:
+class AdapterEntry:
     name: str
     scale: float
     active: bool
 
 
 @dataclass(frozen=True, slots=True)
-class ModelStatus:
+class ModelEntry:
     state: str  # "none" | "loading" | "ready" | "failed"
     detail: str
     path: str | None
-    adapters: tuple[AdapterStatus, ...] = ()
+    adapters: tuple[AdapterEntry, ...] = ()
     warnings: tuple[str, ...] = ()
     process_id: int | None = None
     rss_mb: float | None = None
@@ -54,11 +56,11 @@ class ModelStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerStatus:
+class StatusResult:
     version: str
     protocol_version: int
-    folders: tuple[FolderStatus, ...]
-    model: ModelStatus
+    folders: tuple[FolderEntry, ...]
+    model: ModelEntry
 
 
 def _camel(name: str) -> str:
@@ -87,9 +89,9 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat() if timestamp else None
 
 
-def folder_status(folder: Folder) -> FolderStatus:
+def folder_entry(folder: Folder) -> FolderEntry:
     stats = folder.index.stats() if folder.index is not None else None
-    return FolderStatus(
+    return FolderEntry(
         uri=folder.uri,
         index_dir=str(folder.index_dir),
         files=stats.files if stats else 0,
@@ -104,22 +106,20 @@ def folder_status(folder: Folder) -> FolderStatus:
     )
 
 
-def model_status(model: Any, configured_path: str | None) -> ModelStatus:
-    """``model``: the server's ``ModelHost``, or None when no model is configured."""
+def model_entry(model: Any, configured_path: str | None) -> ModelEntry:
+    """``model``: the server's ``ModelHost`` (its ``status()`` a ``ragls.model.backend.ModelStatus``),
+    or None when no model is configured."""
     if model is None:
-        return ModelStatus("none", "no model configured: answers are extractive", None)
+        return ModelEntry("none", "no model configured: answers are extractive", None)
     try:
         status = model.status()
     except Exception as exc:
-        return ModelStatus("failed", str(exc), configured_path)
-    return ModelStatus(
+        return ModelEntry("failed", str(exc), configured_path)
+    return ModelEntry(
         state=status.state,
         detail=str(status.detail),
         path=status.path or configured_path,
-        adapters=tuple(
-            AdapterStatus(a.name, a.scale, bool(getattr(a, "active", False)))
-            for a in getattr(status, "adapters", ()) or ()
-        ),
+        adapters=tuple(AdapterEntry(a.name, a.scale, a.active) for a in status.adapters),
         warnings=tuple(status.warnings),
         process_id=status.process_id,
         rss_mb=status.rss_mb,
@@ -128,14 +128,14 @@ def model_status(model: Any, configured_path: str | None) -> ModelStatus:
     )
 
 
-def server_status(server: RaglsServer) -> ServerStatus:
-    return ServerStatus(
+def status_result(server: RaglsServer) -> StatusResult:
+    return StatusResult(
         version=__version__,
         protocol_version=protocol.PROTOCOL_VERSION,
-        folders=tuple(folder_status(folder) for folder in (server.workspaces.folders if server.workspaces else ())),
-        model=model_status(server.model, server.settings.model.path),
+        folders=tuple(folder_entry(folder) for folder in (server.workspaces.folders if server.workspaces else ())),
+        model=model_entry(server.model, server.settings.model.path),
     )
 
 
 def status(server: RaglsServer) -> dict:
-    return to_json(server_status(server))
+    return to_json(status_result(server))
