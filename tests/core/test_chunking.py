@@ -486,13 +486,15 @@ def test_chunks_are_exact_line_ranges_for_any_input(text, path, max_lines, overl
 
 # --- The string/comment mask: the opener shortcut equals a scan of the whole text ----------------
 
-from ragls.core import chunking as _chunking  # noqa: E402
+from ragls.core.chunking.code import CodeScan  # noqa: E402
+from ragls.core.chunking.syntax import MULTILINE_OPENERS  # noqa: E402
+from ragls.core.lines import normalized  # noqa: E402
 
 
 def _mask_by_full_scan(text: str, tokens) -> bytes:
-    """The plain definition ``_CodeScan._mask`` speeds up: every token of the whole text, and the
+    """The plain definition ``CodeScan._mask`` speeds up: every token of the whole text, and the
     lines after the first of each token that spans lines are masked."""
-    norm = _chunking._normalized(text)
+    norm = normalized(text)
     n = len(split_lines(text))
     masked = bytearray(n)
     for m in tokens.finditer(norm):
@@ -507,13 +509,13 @@ _MASK_PIECES = ['"', "'", '"""', "'''", "`", "\\", "/*", "*/", "//", "#", "\n", 
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.lists(st.sampled_from(_MASK_PIECES), max_size=40), st.sampled_from(sorted(_chunking._MULTILINE_OPENERS, key=lambda p: p.pattern)))
+@given(st.lists(st.sampled_from(_MASK_PIECES), max_size=40), st.sampled_from(sorted(MULTILINE_OPENERS, key=lambda p: p.pattern)))
 def test_mask_from_opener_lines_equals_a_full_scan(pieces, tokens):
-    # A token pattern listed in _MULTILINE_OPENERS must name every way its tokens can span lines;
+    # A token pattern listed in MULTILINE_OPENERS must name every way its tokens can span lines;
     # if a pattern changes and its openers do not, this finds the text where the two disagree.
     text = "".join(pieces)
     lines = split_lines(text)
-    scan = _chunking._CodeScan.__new__(_chunking._CodeScan)
+    scan = CodeScan.__new__(CodeScan)
     scan.masked = bytearray(len(lines))
-    scan._mask(_chunking._normalized(text), tokens, len(lines))
+    scan._mask(normalized(text), tokens, len(lines))
     assert bytes(scan.masked) == _mask_by_full_scan(text, tokens)

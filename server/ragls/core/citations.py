@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ragls.core.identifiers import subword_tokens
-from ragls.core.prompting import PromptPassage
 from ragls.core.types import Citation
+
+if TYPE_CHECKING:  # an annotation only: prompting imports this module (question_terms)
+    from ragls.core.prompting import PromptPassage
 
 _MARKER = re.compile(r"\[(\d+)\]")
 # A cited sentence ends after its markers (and period); text after the last marker is one uncited

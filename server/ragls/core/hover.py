@@ -2,8 +2,8 @@
 
 Hover is on the typing path: editors ask for it whenever the mouse rests on a word, so most
 requests must be answered "nothing" at once, without touching the index. This module decides that
-from the text alone. Positions here are 0-based lines and 0-based *code point* columns; LSP's UTF-16
-columns are converted in ``ragls.lsp.convert``.
+from the text alone. It works on one line's text, in *code point* columns (the core's convention,
+:mod:`ragls.core.lines`); LSP's positions are converted in ``ragls.lsp.convert``.
 """
 
 from __future__ import annotations
@@ -81,46 +81,15 @@ _COMMON_WORDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class IdentifierAt:
-    """The identifier under a position: its (possibly dotted) name and where it sits on the line."""
+    """The identifier under a column: its (possibly dotted) name and where it sits on its line."""
 
     name: str  # e.g. "session.retry_policy" (dotted prefix up to the segment under the cursor)
-    line: int  # 0-based
-    start: int  # 0-based code point column, inclusive
-    end: int  # 0-based code point column, exclusive
+    start: int  # code point column of its first character
+    end: int  # code point column just after its last character
 
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def line_text(text: str, line: int) -> str | None:
-    """Line ``line`` (0-based) of ``text`` split the way LSP splits (``\\n``, ``\\r\\n``, ``\\r``)."""
-    if line < 0:
-        return None
-    if "\r" not in text:  # the usual case, at C speed (hover runs this on every mouse rest)
-        lines = text.split("\n", line + 1)
-        return lines[line] if line < len(lines) else None
-    start = 0
-    for _ in range(line):
-        match = _LINE_BREAK.search(text, start)
-        if match is None:
-            return None
-        start = match.end()
-    match = _LINE_BREAK.search(text, start)
-    return text[start : match.start() if match else len(text)]
-
-
-def lines_between(text: str, first: int, last: int) -> list[str]:
-    """Lines ``first..last`` (0-based, inclusive) of ``text``, as many of them as exist: the work is
-    bounded by the text, whatever ``last`` says."""
-    if first < 0 or last < first:
-        return []
-    if "\r" not in text:
-        return text.split("\n", last + 1)[first : last + 1]
-    return _LINE_BREAK.split(text)[first : last + 1]
-
-
-def identifier_at(text: str, line: int, character: int) -> IdentifierAt | None:
-    """The identifier at ``line``/``character`` (code points) in ``text``, or None.
+def identifier_at(line: str, column: int) -> IdentifierAt | None:
+    """The identifier at code point ``column`` of ``line``, or None.
 
     For a dotted name the result runs from the start of the chain to the end of the segment under
     the cursor: on ``retry_policy`` in ``session.retry_policy.max_attempts`` it is
@@ -128,15 +97,14 @@ def identifier_at(text: str, line: int, character: int) -> IdentifierAt | None:
     cursor just after the last character of a word still counts (editors report that position when
     the mouse rests on a word's right edge).
     """
-    row = line_text(text, line)
-    if row is None or character < 0:
+    if column < 0:
         return None
-    for chain in IDENTIFIER.finditer(row):
-        if not chain.start() <= character <= chain.end():
+    for chain in IDENTIFIER.finditer(line):
+        if not chain.start() <= column <= chain.end():
             continue
-        for segment in _SEGMENT.finditer(row, chain.start(), chain.end()):
-            if segment.start() <= character <= segment.end():
-                return IdentifierAt(row[chain.start() : segment.end()], line, chain.start(), segment.end())
+        for segment in _SEGMENT.finditer(line, chain.start(), chain.end()):
+            if segment.start() <= column <= segment.end():
+                return IdentifierAt(line[chain.start() : segment.end()], chain.start(), segment.end())
     return None
 
 

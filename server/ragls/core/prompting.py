@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Callable, Sequence
 
+from ragls.core.citations import content_words
 from ragls.core.types import Citation, Hit
 
 CountTokens = Callable[[str], int]
@@ -291,8 +292,6 @@ _ELLIPSIS = " … "
 
 def question_terms(question: str) -> frozenset[str]:
     """The content words of a question (crude stems, no stopwords), as passages are matched."""
-    from ragls.core.citations import content_words  # citations imports this module's types
-
     return frozenset(content_words(question))
 
 

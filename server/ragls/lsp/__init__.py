@@ -1,7 +1,9 @@
 """The language server: the only part of ragls that knows LSP (pygls, lsprotocol).
 
-Code map: ``server`` (state, lifecycle, settings, documents, running), ``handlers`` (method wiring),
-``hover``/``ask``/``status`` (features), ``workspaces`` + ``index_worker`` (folders, the single index
-writer thread), ``convert`` (the one place core ↔ LSP types), ``protocol`` (custom messages),
-``rpc`` (JSON-RPC details pygls leaves open), ``progress`` (server-initiated progress bars).
+Code map: ``server`` (the entry point: ``serve()``, logging), ``handlers`` (method wiring),
+``hover``/``ask``/``status`` (features), ``language_server`` (``RaglsServer``: state and lifecycle),
+``documents`` (open buffers and overlays), ``error_handling`` (how a handler fails),
+``workspaces`` + ``index_worker`` (folders, the single index writer thread), ``convert`` (the one
+place core ↔ LSP types and positions), ``protocol`` (custom messages), ``rpc`` (JSON-RPC details
+pygls leaves open), ``progress`` (server-initiated progress bars). Nothing imports back up this list.
 """

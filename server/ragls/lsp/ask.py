@@ -17,9 +17,10 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled, JsonRpcServerNotInitialized
 
-from ragls.core.hover import hover_symbol, identifier_at, line_text, lines_between
+from ragls.core.hover import hover_symbol, identifier_at
+from ragls.core.lines import line_at, text_in
 from ragls.lsp import convert, protocol
-from ragls.lsp.server import RaglsServer
+from ragls.lsp.language_server import RaglsServer
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,14 @@ def _focus(text: str | None, params: protocol.AskParams, encoding: str) -> str |
     if text is None or (params.range is None and params.position is None):
         return None
     if params.range is not None:
-        start, end = params.range.start, params.range.end
-        # Only the lines the document has: a range may claim to end at line 2**31 - 1.
-        lines = lines_between(text, start.line, end.line)
-        if not lines:
+        span = convert.to_core_span(text, params.range, encoding)
+        if span is None:
             return None
-        first = convert.column_to_codepoints(lines[0], start.character, encoding)
-        past_the_end = start.line + len(lines) - 1 < end.line  # the selection runs to the document's end
-        last = len(lines[-1]) if past_the_end else convert.column_to_codepoints(lines[-1], end.character, encoding)
-        if len(lines) == 1:
-            selected = lines[0][first:last]
-        else:
-            selected = "\n".join([lines[0][first:], *lines[1:-1], lines[-1][:last]])
-        return selected.strip()[: protocol.MAX_FOCUS_CHARS] or None
-    line = line_text(text, params.position.line)
+        return text_in(text, span).strip()[: protocol.MAX_FOCUS_CHARS] or None
+    line = line_at(text, convert.to_core_line(params.position.line))
     if line is None:
         return None
-    found = identifier_at(line, 0, convert.column_to_codepoints(line, params.position.character, encoding))
+    found = identifier_at(line, convert.column_to_codepoints(line, params.position.character, encoding))
     if found is None:
         return None
     return hover_symbol(found.name) or found.name

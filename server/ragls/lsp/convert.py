@@ -1,22 +1,37 @@
 """The one place where core types become LSP types and back.
 
-The core speaks in 1-based inclusive lines and code point columns (``path:12-20``); LSP speaks in
-0-based lines and columns counted in the negotiated position encoding (UTF-16 unless the client and
-server agreed on UTF-8 or UTF-32). Nothing else in ragls converts positions.
+The core speaks in 1-based inclusive lines and code point columns (``path:12-20``,
+:mod:`ragls.core.lines`); LSP speaks in 0-based lines and columns counted in the negotiated position
+encoding (UTF-16 unless the client and server agreed on UTF-8 or UTF-32). Nothing else in ragls
+converts positions: a handler turns what it receives into core values here, works in core values,
+and turns its answer back here.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import quote, unquote, urlparse
 
 from lsprotocol import types
 
+from ragls.core.lines import Position, Span, lines_between
 from ragls.core.types import Answer, Citation
 
 UTF16 = "utf-16"
+
+
+# --- lines ---------------------------------------------------------------------------------------
+
+def to_core_line(lsp_line: int) -> int:
+    """An LSP line (0-based) → a core line number (1-based)."""
+    return lsp_line + 1
+
+
+def to_lsp_line(core_line: int) -> int:
+    """A core line number (1-based) → an LSP line (0-based); a number below 1 is the first line."""
+    return max(core_line - 1, 0)
 
 
 # --- columns -----------------------------------------------------------------------------------
@@ -61,6 +76,24 @@ def line_length(line: str, encoding: str = UTF16) -> int:
     return codepoints_to_column(line, len(line), encoding)
 
 
+# --- ranges ------------------------------------------------------------------------------------
+
+def to_core_span(text: str, rng: Any, encoding: str = UTF16) -> Span | None:
+    """An LSP range (anything with ``start``/``end`` positions of ``line``/``character``) in
+    ``text`` → a core span. A range that runs past the end of the text stops at the end of its last
+    line; None for one that starts past the end or ends before it starts."""
+    first, last = to_core_line(rng.start.line), to_core_line(rng.end.line)
+    # Only the lines the document has: a range may claim to end at line 2**31 - 1.
+    lines = lines_between(text, first, last)
+    if not lines:
+        return None
+    start = Position(first, column_to_codepoints(lines[0], rng.start.character, encoding))
+    last_present = first + len(lines) - 1
+    if last_present < last:
+        return Span(start, Position(last_present, len(lines[-1])))
+    return Span(start, Position(last, column_to_codepoints(lines[-1], rng.end.character, encoding)))
+
+
 # --- paths and URIs ----------------------------------------------------------------------------
 
 def path_to_uri(path: str | Path) -> str:
@@ -88,17 +121,17 @@ def citation_uri(citation: Citation) -> str:
 
 # --- citations -----------------------------------------------------------------------------------
 
-LineLookup = Callable[[Path, int], "str | None"]  # (absolute path, 0-based line) -> text of that line
+LineLookup = Callable[[Path, int], "str | None"]  # (absolute path, core line number) -> text of that line
 
 
 def citation_range(citation: Citation, line_of: LineLookup, encoding: str = UTF16) -> types.Range:
     """Whole lines ``start_line..end_line``: from column 0 of the first to the end of the last."""
-    start = max(citation.start_line - 1, 0)
-    end = max(citation.end_line - 1, start)
-    last = line_of(citation_path(citation), end)
+    first = max(citation.start_line, 1)
+    last = max(citation.end_line, first)
+    last_text = line_of(citation_path(citation), last)
     return types.Range(
-        start=types.Position(line=start, character=0),
-        end=types.Position(line=end, character=line_length(last, encoding) if last is not None else 0),
+        start=types.Position(line=to_lsp_line(first), character=0),
+        end=types.Position(line=to_lsp_line(last), character=line_length(last_text, encoding) if last_text is not None else 0),
     )
 
 
@@ -173,9 +206,10 @@ def hover(answer: Answer, word_range: types.Range, *, index_complete: bool = Tru
     )
 
 
-def word_range(line: str, line_number: int, start: int, end: int, encoding: str = UTF16) -> types.Range:
-    """Range of the code point span ``start..end`` on ``line`` (0-based ``line_number``)."""
+def word_range(line_number: int, line: str, start: int, end: int, encoding: str = UTF16) -> types.Range:
+    """Range of the code point columns ``start..end`` of ``line``, the text of core line ``line_number``."""
+    lsp_line = to_lsp_line(line_number)
     return types.Range(
-        start=types.Position(line=line_number, character=codepoints_to_column(line, start, encoding)),
-        end=types.Position(line=line_number, character=codepoints_to_column(line, end, encoding)),
+        start=types.Position(line=lsp_line, character=codepoints_to_column(line, start, encoding)),
+        end=types.Position(line=lsp_line, character=codepoints_to_column(line, end, encoding)),
     )

@@ -8,8 +8,9 @@ from lsprotocol import types
 
 from ragls.lsp import protocol
 from ragls.lsp.ask import ask
+from ragls.lsp.error_handling import answers_errors
 from ragls.lsp.hover import hover
-from ragls.lsp.server import RaglsServer, answers_errors
+from ragls.lsp.language_server import RaglsServer
 from ragls.lsp.status import status
 
 
@@ -40,15 +41,15 @@ def create_server(cli_settings: dict | None = None, *, force_polling: bool = Fal
     # --- documents (pygls keeps the text; we mirror unsaved text into the index) ---
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: RaglsServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.buffer_opened(params.text_document.uri, params.text_document.text)
+        ls.documents.opened(params.text_document.uri, params.text_document.text)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: RaglsServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.buffer_changed(params.text_document.uri)
+        ls.documents.changed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: RaglsServer, params: types.DidCloseTextDocumentParams) -> None:
-        ls.buffer_closed(params.text_document.uri)
+        ls.documents.closed(params.text_document.uri)
 
     # --- features ---
     @server.feature(types.TEXT_DOCUMENT_HOVER)

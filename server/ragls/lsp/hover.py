@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from ragls.core.hover import hover_symbol, identifier_at, line_text
+from ragls.core.hover import hover_symbol, identifier_at
+from ragls.core.lines import line_at
 from ragls.lsp import convert
-from ragls.lsp.server import RaglsServer
+from ragls.lsp.language_server import RaglsServer
 
 
 async def hover(server: RaglsServer, params: types.HoverParams) -> types.Hover | None:
@@ -21,11 +22,11 @@ async def hover(server: RaglsServer, params: types.HoverParams) -> types.Hover |
     text = await server.document_text_async(params.text_document.uri)
     if text is None:
         return None
-    line = line_text(text, params.position.line)
+    line_number = convert.to_core_line(params.position.line)
+    line = line_at(text, line_number)
     if line is None:
         return None
-    column = convert.column_to_codepoints(line, params.position.character, server.encoding)
-    found = identifier_at(line, 0, column)
+    found = identifier_at(line, convert.column_to_codepoints(line, params.position.character, server.encoding))
     if found is None:
         return None
     symbol = hover_symbol(found.name)
@@ -33,13 +34,13 @@ async def hover(server: RaglsServer, params: types.HoverParams) -> types.Hover |
         return None
     where = server.document_folder(params.text_document.uri)
     # the hovered line itself is not cited: the user is reading it
-    reading = (where[0].key, where[1], params.position.line + 1) if where else None  # key: the resolved root
+    reading = (where[0].key, where[1], line_number) if where else None  # key: the resolved root
     answer = await server.in_pool(server.answerer.explain_symbol, symbol, reading=reading)
     if answer is None or answer.abstained or not answer.citations:
         return None  # a hover without a source would be noise
     index_complete = server.workspaces.index_complete if server.workspaces else False
     return convert.hover(
         answer,
-        convert.word_range(line, params.position.line, found.start, found.end, server.encoding),
+        convert.word_range(line_number, line, found.start, found.end, server.encoding),
         index_complete=index_complete,
     )
