@@ -32,6 +32,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.stdio import stdio_server
 from pydantic import Field
 
+from ragls import __version__
 from ragls.agents import tools
 from ragls.answering import Answerer
 from ragls.index.workspace_index import TAKEOVER_RETRY_S
@@ -201,6 +202,8 @@ def _start_model(settings: Settings):
 
 def build_server(agent: AgentServer) -> FastMCP:
     server = FastMCP("ragls", instructions=INSTRUCTIONS, log_level="WARNING")
+    # (FastMCP has no public way to set these; its low-level server is the SDK's documented one.)
+    server._mcp_server.version = __version__
 
     @server.tool(
         name="search",

@@ -4,9 +4,9 @@ Invariants:
 - One ``WorkspaceIndex`` per index directory writes; its write methods serialise on ``_write_lock``
   (Tantivy's IndexWriter is not safe for concurrent use). Another process holding the writer lock
   makes this one a *follower*, with a clear message: it reads the owner's commits (its searcher and
-  manifest follow the files on disk) and retries taking the writer at most every
-  ``TAKEOVER_RETRY_S``; once it has it (the owner exited), the next ``update_paths`` catches up with
-  a full incremental ``sync``. Opening (where a damaged or outdated index is wiped and rebuilt) is
+  manifest follow the files on disk) and tries to take the writer at each write it is asked for
+  (servers also call ``try_take_writer`` every ``TAKEOVER_RETRY_S``); once it has it (the owner
+  exited), the next ``update_paths`` catches up with a full incremental ``sync``. Opening (where a damaged or outdated index is wiped and rebuilt) is
   serialised across processes by a lock file, so a second process never rebuilds under a first.
 - The manifest (path -> size, mtime, content hash, chunk count) is written *after* the Tantivy
   commit it describes, atomically. A kill at any point leaves the last commit readable; the next
@@ -70,7 +70,7 @@ _BATCH_BYTES = 256_000
 _BATCH_FILES = 32
 # Held (flock) while an index is opened, so two processes never create or rebuild it at once.
 _OPENING_LOCK = ".ragls-opening.lock"
-# A follower (another process holds the writer) tries to take the writer over this often.
+# How often a server whose index is written by another process tries to take the writer over.
 TAKEOVER_RETRY_S = 1.0
 
 
@@ -145,7 +145,6 @@ class WorkspaceIndex:
         self._write_lock = threading.RLock()
         self._writer: tantivy.IndexWriter | None = None
         self._read_only = False  # another process holds the writer: follow its commits
-        self._writer_retry_at = 0.0  # (monotonic) a follower's next attempt at taking the writer
         self._caught_up = True  # False after taking over: the next update_paths syncs fully
         self._follow_lock = threading.Lock()  # the follower's refresh vs. taking over
         self._followed: tuple = ()  # (meta.json, manifest) stat keys a follower last loaded
@@ -274,7 +273,9 @@ class WorkspaceIndex:
         _atomic_write(self.index_dir / _MANIFEST, json.dumps(payload, separators=(",", ":")))
 
     def _get_writer(self) -> tantivy.IndexWriter | None:
-        if self._writer is None and (not self._read_only or time.monotonic() >= self._writer_retry_at):
+        if self._writer is None:
+            # A follower tries again at every write (one failed lock attempt: cheap), so a
+            # watcher batch after the owner exited is where it takes over.
             self.try_take_writer()
         return self._writer
 
@@ -299,7 +300,6 @@ class WorkspaceIndex:
                 # interleaved runs (stdlib and k8s-docs, docs/BENCHMARKS.md).
                 writer = self._index.writer(heap_size=64_000_000, num_threads=2)
             except ValueError as exc:
-                self._writer_retry_at = time.monotonic() + TAKEOVER_RETRY_S
                 if not self._read_only:
                     self._read_only = True
                     note = f"index at {self.index_dir} is being written by another ragls process ({exc}); following its commits (read-only)"
