@@ -198,3 +198,38 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+class BackgroundSession:
+    """An MCP session in its own task, so that sessions can end in any order (anyio's task groups
+    must otherwise be left in the reverse order they were entered)."""
+
+    def __init__(self, *roots: Path, index_parent: Path, errlog: Path) -> None:
+        self._args = (roots, index_parent, errlog)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.session: ClientSession | None = None
+
+    async def start(self) -> ClientSession:
+        ready: asyncio.Future = asyncio.get_running_loop().create_future()
+        roots, index_parent, errlog = self._args
+
+        async def run() -> None:
+            try:
+                async with mcp_session(*roots, index_parent=index_parent, errlog=errlog) as session:
+                    ready.set_result(session)
+                    await self._stop.wait()
+            except BaseException as exc:
+                if not ready.done():
+                    ready.set_exception(exc)
+                raise
+
+        self._task = asyncio.create_task(run())
+        self.session = await ready
+        return self.session
+
+    async def stop(self) -> None:
+        """Close the client's end; returns once the server process has exited."""
+        self._stop.set()
+        if self._task is not None:
+            await self._task
