@@ -5,6 +5,7 @@ start-up, either one exiting; the index on disk stays whole throughout."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from pathlib import Path
@@ -145,3 +146,24 @@ async def test_two_mcp_servers_share_one_index_whichever_exits(workspace, index_
     finally:
         for session in (first, second, third):
             await session.stop()
+
+
+async def test_two_servers_started_at_once_on_a_new_index_agree_on_one_owner(workspace, index_parent, tmp_path):
+    args = {"index_parent": index_parent, "errlog": tmp_path / "mcp-stderr.log"}
+    servers = [h.BackgroundSession(workspace, **args) for _ in range(2)]
+    try:
+        sessions = await asyncio.gather(*(server.start() for server in servers))
+        statuses = await asyncio.gather(*(h.wait_until(lambda s=s: _settled(s)) for s in sessions))
+        assert sorted(folder["role"] for folder in statuses) == ["follower", "owner"]
+        assert len({folder["indexDir"] for folder in statuses}) == 1
+        for session in sessions:
+            assert (await h.search_paths(session, "retry policy"))[0] == "docs/retry.md"
+            assert (await h.folder_status(session))["files"] == 3
+    finally:
+        for server in servers:
+            await server.stop()
+
+
+async def _settled(session) -> dict | None:
+    folder = await h.folder_status(session)
+    return folder if folder["fresh"] and folder["files"] == 3 else None

@@ -7,7 +7,7 @@ Invariants:
   manifest follow the files on disk) and tries to take the writer at each write it is asked for
   (servers also call ``try_take_writer`` every ``TAKEOVER_RETRY_S``); once it has it (the owner
   exited), the next ``update_paths`` catches up with a full incremental ``sync``. Opening (where a damaged or outdated index is wiped and rebuilt) is
-  serialised across processes by a lock file, so a second process never rebuilds under a first.
+  serialised across processes by a lock file, so two processes never create or rebuild it at once.
 - The manifest (path -> size, mtime, content hash, chunk count) is written *after* the Tantivy
   commit it describes, atomically. A kill at any point leaves the last commit readable; the next
   ``sync`` re-reads whatever the manifest does not vouch for, and re-indexing a path always deletes
@@ -302,7 +302,11 @@ class WorkspaceIndex:
             except ValueError as exc:
                 if not self._read_only:
                     self._read_only = True
-                    note = f"index at {self.index_dir} is being written by another ragls process ({exc}); following its commits (read-only)"
+                    self.log.debug("writer lock of %s: %s", self.index_dir, exc)
+                    note = (
+                        f"index at {self.index_dir} is being written by another ragls process (an editor's language "
+                        "server or another `ragls mcp`): following its commits, read-only, until that process exits"
+                    )
                     self.log.warning(note)
                     self.messages.append(note)
                 return False
