@@ -75,8 +75,8 @@ def lines_of(path: Path, start: int, end: int) -> str:
     return "\n".join(path.read_text().split("\n")[start - 1:end])
 
 
-def mcp_command(*roots: Path, index_parent: Path) -> list[str]:
-    return ["-m", "ragls", "mcp", *map(str, roots), "--index-dir", str(index_parent)]
+def mcp_command(*roots: Path, index_parent: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    return ["-m", "ragls", "mcp", *map(str, roots), "--index-dir", str(index_parent), *extra]
 
 
 @asynccontextmanager
@@ -85,10 +85,12 @@ async def mcp_session(
     index_parent: Path,
     errlog: Path,
     client_roots: list[Path] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> AsyncIterator[ClientSession]:
     """``ragls mcp ROOTS…`` started and spoken to by the SDK's own client; ``client_roots``: the
-    client declares the roots capability and lists these."""
-    params = StdioServerParameters(command=sys.executable, args=mcp_command(*roots, index_parent=index_parent), env=dict(os.environ))
+    client declares the roots capability and lists these; ``extra_args``: more ``ragls mcp`` flags."""
+    args = mcp_command(*roots, index_parent=index_parent, extra=extra_args)
+    params = StdioServerParameters(command=sys.executable, args=args, env=dict(os.environ))
     list_roots = None
     if client_roots is not None:
         async def list_roots(_context: Any) -> types.ListRootsResult:
