@@ -92,7 +92,7 @@ async def mcp_session(
     args = mcp_command(*roots, index_parent=index_parent, extra=extra_args)
     params = StdioServerParameters(command=sys.executable, args=args, env=dict(os.environ))
     list_roots = None
-    if client_roots is not None:
+    if client_roots is not None:  # (read at each roots/list: a test may change the list)
         async def list_roots(_context: Any) -> types.ListRootsResult:
             return types.ListRootsResult(roots=[types.Root(uri=p.as_uri(), name=p.name) for p in client_roots])
 

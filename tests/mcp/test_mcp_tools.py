@@ -207,6 +207,25 @@ async def test_roots_from_the_client_set_the_workspace(workspace, session_args):
     assert [f["root"] for f in status["folders"]] == [str(workspace.resolve())]
 
 
+async def test_a_change_of_the_clients_roots_changes_the_workspaces(workspace, session_args, tmp_path):
+    other = tmp_path / "other"
+    (other / "docs").mkdir(parents=True)
+    (other / "docs" / "guide.md").write_text("# Guide\n\nThe flux capacitor needs 1.21 gigawatts of power.\n")
+    roots = [workspace]
+    async with h.mcp_session(client_roots=roots, **session_args) as session:
+        assert (await h.search_paths(session, "retry policy"))[0] == "docs/retry.md"
+        roots[:] = [other]  # what the client's roots/list answers from now on
+        await session.send_roots_list_changed()
+
+        async def switched():
+            status = await h.call(session, "status")
+            return [f["root"] for f in status["folders"]] == [str(other.resolve())]
+
+        await h.wait_until(switched)
+        paths = await h.search_paths(session, "flux capacitor gigawatts")
+    assert paths == ["docs/guide.md"]
+
+
 async def test_without_a_workspace_tools_say_how_to_give_one(session_args):
     async with h.mcp_session(**session_args) as session:
         message = await h.call_error(session, "search", {"query": "retry"})
