@@ -242,7 +242,11 @@ def build_server(agent: AgentServer) -> FastMCP:
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         await agent.ready(ctx)
-        return await anyio.to_thread.run_sync(tools.ask, agent.answerer, question)
+        cancel = threading.Event()  # a cancelled call (notifications/cancelled) stops the model too
+        try:
+            return await anyio.to_thread.run_sync(tools.ask, agent.answerer, question, cancel, abandon_on_cancel=True)
+        finally:
+            cancel.set()
 
     @server.tool(
         name="read",

@@ -12,6 +12,7 @@ link out of the root), with secret values redacted as in the index.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -103,10 +104,11 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def ask(answerer: "Answerer", question: str) -> dict[str, Any]:
-    """A cited answer (the model's when one is ready, else extractive), or "not covered"."""
+def ask(answerer: "Answerer", question: str, cancel: threading.Event | None = None) -> dict[str, Any]:
+    """A cited answer (the model's when one is ready, else extractive), or "not covered".
+    ``cancel``: set when the client cancelled the call (a model stops generating)."""
     question = _required_text(question, "question")
-    return answer_json(answerer.ask(question))
+    return answer_json(answerer.ask(question, cancel=cancel))
 
 
 # --- read ----------------------------------------------------------------------------------------

@@ -262,6 +262,9 @@ class WorkspaceIndex:
         files = data.get("files", {})
         claimed = sum(entry.get("chunks", 0) for entry in files.values())
         held = self._index.searcher().num_docs
+        if claimed > held:  # (or another process committed since this one opened the index: look again)
+            self._index.reload()
+            held = self._index.searcher().num_docs
         if claimed > held:  # the index lost documents (restored or damaged files): re-read everything
             self._note(f"index at {self.index_dir} holds {held} passages but its manifest lists {claimed}: re-reading every file")
             return {}
@@ -351,7 +354,6 @@ class WorkspaceIndex:
         """Bring the index up to date with the workspace on disk (incremental)."""
         started = time.perf_counter()
         with self._write_lock:
-            self._caught_up = True  # (a follower's sync changes nothing; its takeover re-arms this)
             self._rules = self._new_rules()
             discovery = discover(self.root, self.settings, self._rules)
             report = IndexReport(skipped=Counter(discovery.skipped))
@@ -360,6 +362,7 @@ class WorkspaceIndex:
             if writer is None:
                 report.messages.extend(self.messages)
                 return self._finish(report, started)
+            self._caught_up = True  # this sync is the catch-up a takeover asks for
             present = {f.path for f in discovery.files}
             total = len(discovery.files)
             for stale in [p for p in self._manifest if p not in present]:  # (buffers are never in it)
