@@ -6,8 +6,9 @@ Invariants:
   makes this one a *follower*, with a clear message: it reads the owner's commits (its searcher and
   manifest follow the files on disk) and tries to take the writer at each write it is asked for
   (servers also call ``try_take_writer`` every ``TAKEOVER_RETRY_S``); once it has it (the owner
-  exited), the next ``update_paths`` catches up with a full incremental ``sync``. Opening (where a damaged or outdated index is wiped and rebuilt) is
-  serialised across processes by a lock file, so two processes never create or rebuild it at once.
+  exited), the next ``update_paths`` catches up with a full incremental ``sync``. Opening (where a
+  damaged or outdated index is wiped and rebuilt) is serialised across processes by a lock file, so
+  two processes never create or rebuild it at once.
 - The manifest (path -> size, mtime, content hash, chunk count) is written *after* the Tantivy
   commit it describes, atomically. A kill at any point leaves the last commit readable; the next
   ``sync`` re-reads whatever the manifest does not vouch for, and re-indexing a path always deletes
@@ -712,12 +713,13 @@ def _batch_end(files: list, first: int) -> int:
     return end
 
 
-def _stat_key(path: Path) -> tuple[int, int] | None:
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    """Changes with every atomic rewrite of ``path`` (a new inode), even two within one mtime tick."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 @contextlib.contextmanager
