@@ -199,6 +199,21 @@ async def test_a_file_saved_after_start_up_is_found_within_a_second(workspace, s
     assert edited_hit["text"] == h.lines_of(guide, 1, 5)
 
 
+async def test_several_workspace_folders_are_searched_and_read_together(workspace, session_args, tmp_path):
+    other = tmp_path / "other"
+    (other / "docs").mkdir(parents=True)
+    (other / "docs" / "guide.md").write_text("# Guide\n\nThe flux capacitor needs 1.21 gigawatts of power.\n")
+    async with h.mcp_session(workspace, other, **session_args) as session:
+        flux = (await h.call(session, "search", {"query": "flux capacitor gigawatts"}))["hits"][0]
+        retry = (await h.call(session, "search", {"query": "retry policy"}))["hits"][0]
+        guide = await h.call(session, "read", {"path": "docs/guide.md", "startLine": 3, "endLine": 3})
+        by_absolute = await h.call(session, "read", {"path": str(other / "docs" / "guide.md"), "startLine": 1, "endLine": 1})
+    assert (flux["root"], flux["path"]) == (str(other.resolve()), "docs/guide.md")
+    assert (retry["root"], retry["path"]) == (str(workspace.resolve()), "docs/retry.md")
+    assert guide["root"] == str(other.resolve()) and guide["text"] == "The flux capacitor needs 1.21 gigawatts of power."
+    assert (by_absolute["root"], by_absolute["text"]) == (str(other.resolve()), "# Guide")
+
+
 async def test_roots_from_the_client_set_the_workspace(workspace, session_args):
     async with h.mcp_session(client_roots=[workspace], **session_args) as session:
         paths = await h.search_paths(session, "retry policy")

@@ -146,8 +146,18 @@ class AgentServer:
         if not all(f.synced for f in self.workspaces.folders):
             await anyio.to_thread.run_sync(self.wait_first_sync)
 
-    def indexes(self):
+    def indexes(self) -> list:
         return self.workspaces.indexes()
+
+    def with_index_state(self, result: dict[str, Any]) -> dict[str, Any]:
+        """``result``, saying so when a first indexing is still running (results may be missing)."""
+        busy = [str(f.root) for f in self.workspaces.folders if f.indexing or not f.synced]
+        if busy:
+            result["indexing"] = busy
+            result["note"] = (result.get("note", "") + " " if result.get("note") else "") + (
+                "still indexing (see status): passages from files not read yet are missing"
+            )
+        return result
 
     # --- one writer per index: take over when the owner is gone ------------------------------
 
@@ -223,7 +233,7 @@ def build_server(agent: AgentServer) -> FastMCP:
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         await agent.ready(ctx)
-        return await anyio.to_thread.run_sync(tools.search, agent.answerer, query, k)
+        return agent.with_index_state(await anyio.to_thread.run_sync(tools.search, agent.answerer, query, k))
 
     @server.tool(
         name="ask",
@@ -244,7 +254,8 @@ def build_server(agent: AgentServer) -> FastMCP:
         await agent.ready(ctx)
         cancel = threading.Event()  # a cancelled call (notifications/cancelled) stops the model too
         try:
-            return await anyio.to_thread.run_sync(tools.ask, agent.answerer, question, cancel, abandon_on_cancel=True)
+            answer = await anyio.to_thread.run_sync(tools.ask, agent.answerer, question, cancel, abandon_on_cancel=True)
+            return agent.with_index_state(answer)
         finally:
             cancel.set()
 
