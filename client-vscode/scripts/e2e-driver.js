@@ -1,5 +1,6 @@
 // Drives code-server (a real VS Code) in headless Chromium: hover a symbol and see the ragls
-// citation; run "ragls: Ask the Workspace", see the streamed answer and open a citation.
+// citation; run "ragls: Ask the Workspace", see the streamed answer and open a citation; start the
+// `ragls mcp` server the extension registers for agent mode.
 // Started by e2e.sh, which provides the environment variables below.
 'use strict';
 const fs = require('fs');
@@ -45,6 +46,21 @@ function outputChannelLog() {
   };
   walk(path.join(userData, 'logs'));
   return found.map((p) => fs.readFileSync(p, 'utf8')).join('\n');
+}
+
+/** The command line of a running `ragls mcp` serving ``folder`` (from /proc), if any. */
+function ragMcpProcess(folder) {
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let args;
+    try {
+      args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    const at = args.indexOf('mcp');
+    if (at > 0 && args.includes(folder) && args.includes('--index-dir')) return args.join(' ');
+  }
+  return undefined;
 }
 
 async function openFile(page, parts) {
@@ -208,6 +224,30 @@ async function main() {
       return /answer \(/.test(text) ? text : undefined;
     }, 15000);
     if (/couldn't create connection|failed to start/.test(channel)) throw new Error('server start errors in the log');
+
+    step = 'mcp server';
+    // VS Code's agent mode gets `ragls mcp` from the extension (mcpServerDefinitionProviders,
+    // VS Code 1.101+): listed without any mcp.json, started with the workspace and the language
+    // server's index folder, following that server's index, offering its four tools.
+    const mcpRow = () => page.locator('.quick-input-list .monaco-list-row', { hasText: /^ragls/ }).first();
+    await runCommand(page, 'MCP: List Servers');
+    await mcpRow().waitFor({ timeout: 15000 });
+    await mcpRow().click();
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Start Server' }).first().click();
+    const mcpProcess = await eventually('a `ragls mcp` process for the workspace', () => ragMcpProcess(workspace), 30000);
+    log(`MCP server process: ${mcpProcess}`);
+    const mcpOutput = await eventually('the MCP server following the index, with its tools', async () => {
+      await page.keyboard.press('Escape');
+      await runCommand(page, 'MCP: List Servers');
+      await mcpRow().waitFor({ timeout: 10000 });
+      await mcpRow().click();
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show Output' }).first().click();
+      // (Monaco renders spaces as U+00A0 and wraps long lines: compare with whitespace folded)
+      const text = (await page.locator('.part.panel .view-lines').allInnerTexts()).join('\n').replace(/\s+/g, ' ');
+      return /Discovered 4 tools/.test(text) && /following its commits/.test(text) ? text : undefined;
+    }, 60000, 2000);
+    log(`MCP server output:\n${mcpOutput}`);
+    timings.mcp = Date.now() - t0;
 
     step = 'start failure';
     // Point the extension at a server that does not exist: changing ragls.server.path restarts

@@ -108,6 +108,8 @@ RAGLS_CONTRACT_INDEX_DIR="$tmp/contract-index" node "$client/out/contract/server
 data="$tmp/user-data"
 exts="$tmp/extensions"
 mkdir -p "$data/User" "$exts"
+# (AI features stay on: VS Code hides its MCP commands without them, and the driver starts the
+# `ragls mcp` server the extension registers for agent mode.)
 cat > "$data/User/settings.json" <<JSON
 {
   "security.workspace.trust.enabled": false,
@@ -115,7 +117,6 @@ cat > "$data/User/settings.json" <<JSON
   "workbench.tips.enabled": false,
   "workbench.enableExperiments": false,
   "chat.commandCenter.enabled": false,
-  "chat.disableAIFeatures": true,
   "telemetry.telemetryLevel": "off",
   "extensions.autoCheckUpdates": false,
   "update.mode": "none",

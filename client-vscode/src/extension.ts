@@ -23,6 +23,7 @@ import { AskParams, Commands, Methods, StatusResult } from './protocol';
 import { AskTransport, CancellationLike, defaultSelectionQuestion, runAsk } from './ask';
 import { AnswerPanel } from './answerView';
 import { registerChatParticipant } from './chat';
+import { mcpLaunch, McpLaunch, McpRegistration, registerMcpServerProvider } from './mcp';
 import { describeCrash, describeRequestError, describeStartFailure, UserMessage } from './errors';
 import { RestartPolicy } from './restartPolicy';
 import { RESTART_SETTINGS, resolveLaunch, ServerLaunch, serverSettingsFrom } from './settings';
@@ -55,6 +56,7 @@ class RaglsExtension implements vscode.Disposable {
   private readonly statusItem: vscode.StatusBarItem;
   private readonly panel: AnswerPanel;
   private currentAsk: vscode.CancellationTokenSource | undefined;
+  private mcp: McpRegistration | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('ragls', { log: true });
@@ -88,6 +90,28 @@ class RaglsExtension implements vscode.Disposable {
     if (chat) {
       this.disposables.push(chat);
     }
+    const version = String((this.context.extension?.packageJSON as { version?: string } | undefined)?.version ?? '');
+    this.mcp = registerMcpServerProvider(() => this.mcpLaunch(), version);
+    if (this.mcp) {
+      const mcp = this.mcp;
+      this.disposables.push(mcp, vscode.workspace.onDidChangeWorkspaceFolders(() => mcp.changed()));
+    }
+  }
+
+  /** `ragls mcp` for VS Code's agent mode: every workspace folder, the language server's index folder. */
+  private mcpLaunch(): McpLaunch | undefined {
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+    if (folders.length === 0) {
+      return undefined;
+    }
+    const config = vscode.workspace.getConfiguration('ragls');
+    const server = resolveLaunch({
+      serverPath: config.get<string | null>('server.path'),
+      python: config.get<string | null>('server.python'),
+      workspaceFolder: folders[0],
+      home: os.homedir(),
+    });
+    return mcpLaunch(server, folders, config.get<string | null>('index.indexDir'));
   }
 
   // --- server lifecycle ----------------------------------------------------------------------
@@ -237,6 +261,9 @@ class RaglsExtension implements vscode.Disposable {
   private configurationChanged(e: vscode.ConfigurationChangeEvent): void {
     if (!e.affectsConfiguration('ragls')) {
       return;
+    }
+    if (['ragls.server', 'ragls.index.indexDir'].some((key) => e.affectsConfiguration(key))) {
+      this.mcp?.changed();
     }
     if (RESTART_SETTINGS.some((key) => e.affectsConfiguration(key))) {
       this.output.info('server command changed; restarting');

@@ -360,6 +360,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args, raw_model_settings(args)) or 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from ragls.agents.mcp_server import serve_mcp
+
+    raw_index: dict[str, Any] = {}
+    if args.index_dir:
+        raw_index["indexDir"] = str(Path(args.index_dir).expanduser().resolve())
+    if args.max_file_size_kb:
+        raw_index["maxFileSizeKb"] = args.max_file_size_kb
+    if args.exclude:
+        raw_index["exclude"] = list(args.exclude)
+    if args.no_gitignore:
+        raw_index["respectGitignore"] = False
+    raw = {**raw_model_settings(args), **({"index": raw_index} if raw_index else {})}
+    return serve_mcp(args.workspaces, raw, verbose=args.verbose)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from ragls.evaluation.cli import run_eval
 
@@ -434,6 +450,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tcp", metavar="HOST:PORT", help="over TCP, one session (for debugging)")
     _add_model_options(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve coding agents over the Model Context Protocol (stdio; docs/AGENTS.md)")
+    p.add_argument(
+        "workspaces", nargs="*", metavar="WORKSPACE",
+        help="workspace folders to serve (default: the MCP roots the client sends)",
+    )
+    p.add_argument(
+        "--index-dir",
+        help="the folder that holds one index per workspace, as the language server's index.indexDir setting "
+        "(default: the user cache); the same folder as an editor's ragls shares its live index",
+    )
+    p.add_argument("--max-file-size-kb", type=_positive_int(1 << 20), help="skip files larger than this (default 1024)")
+    p.add_argument("--exclude", action="append", metavar="PATTERN", help="extra gitignore-style pattern to skip")
+    p.add_argument("--no-gitignore", action="store_true", help="do not honour .gitignore files")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_mcp)
 
     try:
         from ragls.evaluation.cli import add_eval_parser

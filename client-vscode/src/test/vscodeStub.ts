@@ -153,6 +153,9 @@ export const vscodeStub: Record<string, unknown> = {
     },
   },
   chat: undefined,
+  // VS Code 1.101's MCP API (src/mcp.ts): tests set both to simulate a VS Code that has it.
+  lm: undefined,
+  McpStdioServerDefinition: undefined,
 };
 
 type Loader = (request: string, parent: unknown, isMain: boolean) => unknown;

@@ -3,7 +3,12 @@
 Invariants:
 - One ``WorkspaceIndex`` per index directory writes; its write methods serialise on ``_write_lock``
   (Tantivy's IndexWriter is not safe for concurrent use). Another process holding the writer lock
-  makes this one read-only, with a clear message.
+  makes this one a *follower*, with a clear message: it reads the owner's commits (its searcher and
+  manifest follow the files on disk) and tries to take the writer at each write it is asked for
+  (servers also call ``try_take_writer`` every ``TAKEOVER_RETRY_S``); once it has it (the owner
+  exited), the next ``update_paths`` catches up with a full incremental ``sync``. Opening (where a
+  damaged or outdated index is wiped and rebuilt) is serialised across processes by a lock file, so
+  two processes never create or rebuild it at once.
 - The manifest (path -> size, mtime, content hash, chunk count) is written *after* the Tantivy
   commit it describes, atomically. A kill at any point leaves the last commit readable; the next
   ``sync`` re-reads whatever the manifest does not vouch for, and re-indexing a path always deletes
@@ -64,6 +69,10 @@ _PARALLEL_MIN_BYTES = 2_000_000
 # Files handed to a worker at once: large enough that pickling and the pipe cost little per file.
 _BATCH_BYTES = 256_000
 _BATCH_FILES = 32
+# Held (flock) while an index is opened, so two processes never create or rebuild it at once.
+_OPENING_LOCK = ".ragls-opening.lock"
+# How often a server whose index is written by another process tries to take the writer over.
+TAKEOVER_RETRY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +145,10 @@ class WorkspaceIndex:
         self.index_dir = (chosen or default_index_dir(self.root)).expanduser().resolve()
         self._write_lock = threading.RLock()
         self._writer: tantivy.IndexWriter | None = None
-        self._read_only = False
+        self._read_only = False  # another process holds the writer: follow its commits
+        self._caught_up = True  # False after taking over: the next update_paths syncs fully
+        self._follow_lock = threading.Lock()  # the follower's refresh vs. taking over
+        self._followed: tuple = ()  # (meta.json, manifest) stat keys a follower last loaded
         self._overlays: dict[str, str] = {}
         self._overlay_redactions: dict[str, int] = {}
         self._skipped: Counter = Counter()
@@ -145,14 +157,14 @@ class WorkspaceIndex:
         self._rules = self._new_rules()
         self.messages.extend(self._rules.warnings)
         self._fresh = False
-        self._index = self._open_index()
+        with _opening_lock(self.index_dir, self._claim_index_dir):
+            self._index = self._open_index()
         self._manifest: dict[str, dict] = self._load_manifest()
         self.retriever = Retriever(self._index)
 
     # --- opening -----------------------------------------------------------------------------
 
     def _open_index(self) -> tantivy.Index:
-        self._claim_index_dir()
         version_file = self.index_dir / _VERSION_FILE
         found = None
         try:
@@ -233,20 +245,27 @@ class WorkspaceIndex:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
 
+    def _read_manifest_file(self) -> dict | None:
+        try:
+            data = json.loads((self.index_dir / _MANIFEST).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION else None
+
     def _load_manifest(self) -> dict[str, dict]:
         if self._fresh:
             # meta.json was lost or the index was rebuilt: a manifest left beside it vouches for
             # documents that are not there, and trusting it would keep those files out forever.
             return {}
-        try:
-            data = json.loads((self.index_dir / _MANIFEST).read_text())
-        except (OSError, ValueError):
-            return {}
-        if data.get("schema_version") != SCHEMA_VERSION:
+        data = self._read_manifest_file()
+        if data is None:
             return {}
         files = data.get("files", {})
         claimed = sum(entry.get("chunks", 0) for entry in files.values())
         held = self._index.searcher().num_docs
+        if claimed > held:  # (or another process committed since this one opened the index: look again)
+            self._index.reload()
+            held = self._index.searcher().num_docs
         if claimed > held:  # the index lost documents (restored or damaged files): re-read everything
             self._note(f"index at {self.index_dir} holds {held} passages but its manifest lists {claimed}: re-reading every file")
             return {}
@@ -258,20 +277,73 @@ class WorkspaceIndex:
         _atomic_write(self.index_dir / _MANIFEST, json.dumps(payload, separators=(",", ":")))
 
     def _get_writer(self) -> tantivy.IndexWriter | None:
-        if self._writer is None and not self._read_only:
+        if self._writer is None:
+            # A follower tries again at every write (one failed lock attempt: cheap), so a
+            # watcher batch after the owner exited is where it takes over.
+            self.try_take_writer()
+        return self._writer
+
+    @property
+    def read_only(self) -> bool:
+        """Another process writes this index; this instance follows its commits."""
+        return self._read_only
+
+    def try_take_writer(self) -> bool:
+        """Take Tantivy's writer lock unless another process holds it; True when this instance
+        writes now. A follower that takes over starts from the owner's last commit and manifest,
+        and its next ``update_paths`` is a full incremental ``sync`` (the owner may have died
+        between a change and its commit); callers that want to catch up at once call ``sync``."""
+        with self._write_lock:
+            if self._writer is not None:
+                return True
             try:
                 # Two indexing threads sharing one 64 MB budget (32 MB each: memory as with one).
                 # On 2 cores the run is CPU-bound either way, but each thread serialises its own
                 # segment at a commit, so the last commit's tail, when the workers are done and
                 # one core would idle, takes half as long: 3-5% faster cold indexing in
                 # interleaved runs (stdlib and k8s-docs, docs/BENCHMARKS.md).
-                self._writer = self._index.writer(heap_size=64_000_000, num_threads=2)
+                writer = self._index.writer(heap_size=64_000_000, num_threads=2)
             except ValueError as exc:
-                self._read_only = True
-                note = f"index at {self.index_dir} is being written by another ragls process ({exc}); read-only"
-                self.log.warning(note)
-                self.messages.append(note)
-        return self._writer
+                if not self._read_only:
+                    self._read_only = True
+                    self.log.debug("writer lock of %s: %s", self.index_dir, exc)
+                    note = (
+                        f"index at {self.index_dir} is being written by another ragls process (an editor's language "
+                        "server or another `ragls mcp`): following its commits, read-only, until that process exits"
+                    )
+                    self.log.warning(note)
+                    self.messages.append(note)
+                return False
+            if self._read_only:
+                with self._follow_lock:
+                    self._index.reload()
+                    self._fresh = False  # the owner's commits are there, and its manifest vouches for them
+                    self._manifest = self._load_manifest()
+                    self._read_only, self._caught_up = False, False
+                self.log.info("index at %s: the process that wrote it is gone; this one writes it now", self.index_dir)
+            self._writer = writer
+            return True
+
+    def _follow_owner(self) -> None:
+        """A follower's view of the owner's latest commit and manifest (two stats when unchanged).
+        Tantivy reloads on commits too, but only within its own polling delay."""
+        if not self._read_only:
+            return
+        with self._follow_lock:
+            if not self._read_only:
+                return
+            seen = (_stat_key(self.index_dir / "meta.json"), _stat_key(self.index_dir / _MANIFEST))
+            if seen == self._followed:
+                return
+            if not self._followed or seen[0] != self._followed[0]:
+                self._index.reload()
+            if not self._followed or seen[1] != self._followed[1]:
+                # Read as written: it may describe a commit newer than the one just loaded.
+                data = self._read_manifest_file()
+                if data is not None:
+                    self._manifest = data.get("files", {})
+                    self._last_update = data.get("last_update")
+            self._followed = seen
 
     # --- writing (one owner) -------------------------------------------------------------------
 
@@ -291,6 +363,7 @@ class WorkspaceIndex:
             if writer is None:
                 report.messages.extend(self.messages)
                 return self._finish(report, started)
+            self._caught_up = True  # this sync is the catch-up a takeover asks for
             present = {f.path for f in discovery.files}
             total = len(discovery.files)
             for stale in [p for p in self._manifest if p not in present]:  # (buffers are never in it)
@@ -340,6 +413,8 @@ class WorkspaceIndex:
             writer = self._get_writer()
             if writer is None:
                 return self._finish(report, started)
+            if not self._caught_up:  # just took over from another process: what did it miss?
+                return self.sync()
             folders: set[str] = set()  # paths that may be folders deleted or moved away
             for raw in paths:
                 rel = self._relative(raw)
@@ -542,11 +617,20 @@ class WorkspaceIndex:
     # --- reading (any thread) -------------------------------------------------------------------
 
     def search(self, query: str, *, limit: int = 5, max_per_file: int = 2, explain: bool = False) -> SearchResult:
+        self._follow_owner()
         return self.retriever.search(query, limit=limit, max_per_file=max_per_file, explain=explain, root=str(self.root))
 
     def accepts(self, rel_path: str) -> bool:
+        return self.skip_reason(rel_path) is None
+
+    def skip_reason(self, rel_path: str) -> str | None:
+        """Why the index leaves ``rel_path`` out (``core.workspace`` reasons: "secret", "ignored",
+        "symlink-outside", "missing", …), or None when it indexes the file."""
         rel = self._relative(rel_path)
-        return rel is not None and not isinstance(check_file(self.root, rel, self.settings, self._rules), str)
+        if rel is None:
+            return "outside"
+        checked = check_file(self.root, rel, self.settings, self._rules)
+        return checked if isinstance(checked, str) else None
 
     def ignore_file_changed(self, rel_path: str) -> bool:
         return IgnoreRules.is_ignore_file(self._relative(rel_path) or "")
@@ -556,6 +640,7 @@ class WorkspaceIndex:
         return rel is not None and (rel in self._manifest or rel in self._overlays)
 
     def stats(self) -> IndexStats:
+        self._follow_owner()
         return IndexStats(
             files=self._file_count(),
             chunks=self._index.searcher().num_docs,
@@ -626,6 +711,37 @@ def _batch_end(files: list, first: int) -> int:
         size += files[end].size
         end += 1
     return end
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    """Changes with every atomic rewrite of ``path`` (a new inode), even two within one mtime tick."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@contextlib.contextmanager
+def _opening_lock(index_dir: Path, claim: Callable[[], None]):
+    """``claim()`` the folder (ragls' marker first: the lock file must not make a new folder look
+    like someone else's), then hold an exclusive lock on it while the index is opened."""
+    claim()
+    try:
+        import fcntl
+    except ImportError:  # (not POSIX: Tantivy's own lock is all there is)
+        yield
+        return
+    try:
+        handle = open(index_dir / _OPENING_LOCK, "a")
+    except OSError as exc:
+        raise IndexDirError(f"cannot write to the index directory {index_dir}: {exc}") from exc
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # (released by the OS too, should this process die here)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _atomic_write(path: Path, text: str) -> None:
