@@ -199,7 +199,7 @@ async def model_client(lsp_client: LanguageClient, request, workspace: Path, ind
     """The server with a real (tiny) llama.cpp model."""
     # Random weights write nonsense the grounded guard would remove: these tests are about the
     # mechanics (token deltas, progress), so they see the raw model text.
-    options = model_options(tiny_models["good"], groundedGuard=False)
+    options = model_options(tiny_models["good"], groundedGuard=False, maxTokens=300, temperature=1.5)
     params = init_params(pytest_lsp.client_capabilities(request.param), [workspace], index_parent, **options)
     await lsp_client.initialize_session(params)
     await wait_indexed(lsp_client)
