@@ -23,6 +23,8 @@ def _helpers():
     return sys.modules[name]
 
 
+from ragls.index.workspace_index import TAKEOVER_RETRY_S  # noqa: E402
+
 h = _helpers()
 
 GUIDE = "# Guide\n\nThe flux capacitor needs 1.21 gigawatts of power.\n"
@@ -109,7 +111,12 @@ async def test_language_server_follows_mcp_and_takes_over_when_it_exits(workspac
             await _lsp_cites(lsp, "How many gigawatts does the flux capacitor need?", workspace / "docs" / "guide.md", timeout=1.0)
             assert (await h.folder_status(session))["role"] == "owner"  # the follower never took it
 
-        # the MCP server exited: the language server takes over at its next change
+        # the MCP server exited: the language server takes the writer over by itself, with no
+        # file change to prompt it (it retries every TAKEOVER_RETRY_S) — an MCP server started
+        # now finds it the owner and follows
+        await asyncio.sleep(TAKEOVER_RETRY_S * 2.5)
+        async with h.mcp_session(workspace, index_parent=index_parent, errlog=errlog) as session:
+            assert (await _role(session, "follower"))["files"] == 4
         (workspace / "docs" / "later.md").write_text(LATER)
         await _lsp_cites(lsp, "What does the hoverboard need to float?", workspace / "docs" / "later.md", timeout=5.0)
         assert await _lsp_files(lsp) == 5

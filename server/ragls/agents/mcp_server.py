@@ -7,9 +7,10 @@ so the index directory of a folder is the same one an editor's ``ragls --stdio``
 
 One live index, not two: the process that holds Tantivy's writer lock owns the index (watches,
 indexes, commits); another ragls process on the same folder opens the same index as a *follower*
-(``WorkspaceIndex.read_only``) and sees each commit at its next search. This server retries taking
-the writer every ``TAKEOVER_RETRY_S``; when the owner exits it takes over and catches up with an
-incremental sync, and its own watcher keeps the index fresh from then on.
+(``WorkspaceIndex.read_only``) and sees each commit at its next search. A follower retries taking
+the writer every ``TAKEOVER_RETRY_S`` (``Workspaces``, the same for the language server); when the
+owner exits it takes over and catches up with an incremental sync, and its own watcher keeps the
+index fresh from then on.
 
 stdout carries only protocol messages: fd 1 becomes stderr for everything else.
 """
@@ -35,7 +36,6 @@ from pydantic import Field
 from ragls import __version__
 from ragls.agents import tools
 from ragls.answering import Answerer
-from ragls.index.workspace_index import TAKEOVER_RETRY_S
 from ragls.lsp.workspaces import Folder, FolderSpec, Workspaces
 from ragls.settings import Settings, parse_settings
 
@@ -91,9 +91,6 @@ class AgentServer:
         self._roots_lock: anyio.Lock | None = None
         for root in roots:
             self.add_root(root)
-        self._stopping = threading.Event()
-        self._takeover = threading.Thread(target=self._watch_for_takeover, name="ragls-mcp-takeover", daemon=True)
-        self._takeover.start()
 
     # --- folders ---------------------------------------------------------------------------------
 
@@ -159,31 +156,10 @@ class AgentServer:
             )
         return result
 
-    # --- one writer per index: take over when the owner is gone ------------------------------
-
-    def _watch_for_takeover(self) -> None:  # own thread: posts jobs, the index worker runs them
-        while not self._stopping.wait(TAKEOVER_RETRY_S):
-            for folder in self.workspaces.folders:
-                index = folder.index
-                if index is not None and index.read_only and not folder.closed:
-                    self.workspaces.worker.post(
-                        f"take over {folder.name}", lambda f=folder, ix=index: _take_over(f, ix), key=("takeover", folder.key)
-                    )
-
     def close(self) -> None:
-        self._stopping.set()
         self.workspaces.close()
         if self.model is not None:
             self.model.close()
-
-
-def _take_over(folder: Folder, index) -> None:  # index worker thread
-    if folder.closed or folder.index is not index or not index.read_only:
-        return
-    if index.try_take_writer():
-        log.info("%s: the other ragls process stopped writing its index; this server writes it now", folder.root)
-        report = index.sync(cancel=folder.cancel)
-        log.info("%s: caught up (+%d ~%d -%d)", folder.root, report.added, report.updated, report.removed)
 
 
 def _file_uri_path(uri: str) -> Path | None:

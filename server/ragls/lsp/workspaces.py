@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ragls.index.watcher import ChangeBatch, WorkspaceWatcher
-from ragls.index.workspace_index import IndexProgress, IndexReport, WorkspaceIndex, default_index_dir
+from ragls.index.workspace_index import TAKEOVER_RETRY_S, IndexProgress, IndexReport, WorkspaceIndex, default_index_dir
 from ragls.lsp.index_worker import IndexWorker
 from ragls.settings import IndexSettings
 
@@ -260,7 +260,11 @@ class Workspaces:
     # --- a root folder deleted, replaced or (re)appearing ---------------------------------------
 
     def _check_roots(self) -> None:  # own thread: one stat per folder per tick, jobs for the worker
+        next_takeover = time.monotonic() + TAKEOVER_RETRY_S
         while not self._stopping.wait(ROOT_CHECK_INTERVAL_S):
+            if time.monotonic() >= next_takeover:
+                next_takeover = time.monotonic() + TAKEOVER_RETRY_S
+                self._offer_takeovers()
             for folder in self.folders:
                 if folder.closed:
                     continue
@@ -270,6 +274,27 @@ class Workspaces:
                         self.worker.post(f"open {folder.name}", lambda f=folder: self._open(f), key=("root", folder.key))
                 elif current != folder.root_id:
                     self.worker.post(f"root {folder.name}", lambda f=folder: self._root_changed(f), key=("root", folder.key))
+
+    # --- one writer per index: take over when the owner is gone ------------------------------
+
+    def _offer_takeovers(self) -> None:
+        """A follower (another ragls process writes its index: an editor's server, ``ragls mcp``)
+        tries to take the writer every ``TAKEOVER_RETRY_S``, so the index stays live after the
+        owner exits even when no file changes here."""
+        for folder in self.folders:
+            index = folder.index
+            if index is not None and index.read_only and not folder.closed:
+                self.worker.post(
+                    f"take over {folder.name}", lambda f=folder, ix=index: self._take_over(f, ix), key=("takeover", folder.key)
+                )
+
+    def _take_over(self, folder: Folder, index: WorkspaceIndex) -> None:  # index worker thread
+        if folder.closed or folder.index is not index or not index.read_only:
+            return
+        if index.try_take_writer():
+            log.info("%s: the other ragls process stopped writing its index; this server writes it now", folder.root)
+            report = index.sync(cancel=folder.cancel)
+            log.info("%s: caught up (+%d ~%d -%d)", folder.root, report.added, report.updated, report.removed)
 
     def _root_changed(self, folder: Folder) -> None:
         index = folder.index
