@@ -135,3 +135,29 @@ def test_a_released_sentence_is_never_taken_back():
     # The final answer disagrees (e.g. cut differently): the shown sentence stays, nothing is added.
     assert gate.finish(("The kubelet renews its Lease every 10 seconds [1].",)) == (good,)
     assert shown == [good]
+
+
+def test_a_sentence_that_only_restates_the_question_is_removed():
+    # SmolLM2's echo: every word is in the passage, because retrieval found the question's words there.
+    question = "How often does the kubelet renew its Lease?"
+    echo = "Question: How often does the kubelet renew its Lease [1]."
+    answer = "The kubelet renews its Lease every 10 seconds [1]."
+    grounded = grounding.ground(f"{echo} {answer}", PASSAGES, not_covered=NOT_COVERED, question=question)
+    assert grounded.sentences == (answer,)
+    assert grounded.removed[0].reason == "only restates the question"
+    # without the question, the echo reads as supported: the rule needs it
+    assert grounding.ground(echo, PASSAGES, not_covered=NOT_COVERED).sentences == (echo,)
+
+
+def test_a_sentence_that_says_nothing_is_removed():
+    grounded = grounding.ground("This is a [2].", PASSAGES, not_covered=NOT_COVERED)
+    assert grounded.sentences == () and grounded.removed[0].reason == "says nothing"
+
+
+def test_the_stream_applies_the_question_rule_too():
+    shown: list[str] = []
+    question = "How many times are uploads retried?"
+    gate = grounding.GroundedStream(PASSAGES, not_covered=NOT_COVERED, emit=shown.append, question=question)
+    for chunk in tokens("How many times are uploads retried [2]. Uploads are retried three times [2]."):
+        gate.feed(chunk)
+    assert shown == ["Uploads are retried three times [2]."]

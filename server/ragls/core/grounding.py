@@ -39,6 +39,8 @@ _FLAG = re.compile(r"(?<![\w\-])--?[a-zA-Z][\w\-]*")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 _NAME = re.compile(r"\b[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+\b|\b[a-z]+_[\w]+\b|\b[a-z]+[A-Z]\w*\b")
 _MARKER = re.compile(r"\[(\d+)\]")
+# Words a small model wraps an echo in ("Question: ...", "The answer to this question is ...").
+_META_WORDS = frozenset({"question", "answer"})
 
 
 def facts(sentence: str) -> set[str]:
@@ -62,15 +64,25 @@ def passage_text(passage: PromptPassage) -> str:
     return re.sub(r"\s+", " ", raw).strip() + "\n" + clean_inline(raw)
 
 
-def unsupported_reason(sentence: str, cited: Sequence[PromptPassage]) -> str | None:
-    """None when ``cited`` supports ``sentence`` (markers already removed); otherwise why not."""
+def unsupported_reason(sentence: str, cited: Sequence[PromptPassage], question: str = "") -> str | None:
+    """None when ``cited`` supports ``sentence`` (markers already removed); otherwise why not.
+
+    Besides support, a sentence must say something: one with no content word ("This is a [3].")
+    or none beyond the question's ("Question: How does a Pod pick its scheduler [1].", a small
+    model's echo) is removed too — its passage "supports" it only because retrieval found the
+    question's words there."""
     if not cited:
         return "cites no passage"
     source = "\n".join(passage_text(p) for p in cited)
-    missing = sorted(f for f in facts(sentence) if not holds_fact(source, f))
+    asserted = facts(sentence)
+    missing = sorted(f for f in asserted if not holds_fact(source, f))
     if missing:
         return f"{', '.join(missing[:3])} not in the cited passage"
     words = content_words(sentence)
+    if not words and not asserted:
+        return "says nothing"
+    if question and words - _META_WORDS <= content_words(question) and asserted <= facts(question):
+        return "only restates the question"
     if words:
         held = len(words & content_words(source))
         if held < SUPPORT_SHARE * len(words):
@@ -105,7 +117,7 @@ def _bare(sentence: str) -> str:
     return re.sub(r"\s+\.$", ".", _MARKER.sub("", sentence).strip())
 
 
-def ground(text: str, passages: Sequence[PromptPassage], *, not_covered: str) -> Grounded:
+def ground(text: str, passages: Sequence[PromptPassage], *, not_covered: str, question: str = "") -> Grounded:
     """The complete cited sentences of ``text`` that their passages support, in order.
 
     ``text`` is a cleaned model answer (repetition cut, markers tidied). The not-covered sentence
@@ -121,7 +133,7 @@ def ground(text: str, passages: Sequence[PromptPassage], *, not_covered: str) ->
         if loops.normalised_sentence(sentence) == target:
             continue
         cited = [by_id[int(n)] for n in dict.fromkeys(_MARKER.findall(sentence)) if int(n) in by_id]
-        reason = unsupported_reason(_bare(sentence), cited)
+        reason = unsupported_reason(_bare(sentence), cited, question)
         if reason is None:
             kept.append(sentence)
         else:
@@ -139,9 +151,12 @@ class GroundedStream:
     sentence was supported; it is never taken back), and emits the rest.
     """
 
-    def __init__(self, passages: Sequence[PromptPassage], *, not_covered: str, emit: Callable[[str], None]) -> None:
+    def __init__(
+        self, passages: Sequence[PromptPassage], *, not_covered: str, emit: Callable[[str], None], question: str = ""
+    ) -> None:
         self._passages = passages
         self._not_covered = not_covered
+        self._question = question
         self._emit = emit
         self._raw = ""
         self.released: list[str] = []
@@ -152,7 +167,8 @@ class GroundedStream:
             return  # no sentence can have completed
         settled = complete_prefix(self._raw)
         text, _ = loops.cut_repetition(settled)
-        self._release(ground(tidy_markers(text), self._passages, not_covered=self._not_covered).sentences)
+        grounded = ground(tidy_markers(text), self._passages, not_covered=self._not_covered, question=self._question)
+        self._release(grounded.sentences)
 
     def _release(self, sentences: Sequence[str]) -> None:
         if list(sentences[: len(self.released)]) != self.released:

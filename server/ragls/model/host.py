@@ -447,7 +447,7 @@ class ModelHost:
             # The grounded guard streams only checked sentences: a client never shows text the
             # final answer leaves out.
             gate = (
-                grounding.GroundedStream(plan.passages, not_covered=not_covered, emit=on_delta)
+                grounding.GroundedStream(plan.passages, not_covered=not_covered, emit=on_delta, question=question)
                 if settings.grounded_guard and on_delta is not None
                 else None
             )
@@ -469,7 +469,7 @@ class ModelHost:
         finally:
             self._lock.release()
         warnings += generation.warnings
-        answer = self._finish(generation.text, generation.finish_reason, plan, resources, backend, warnings, gate)
+        answer = self._finish(generation.text, generation.finish_reason, plan, resources, backend, warnings, gate, question)
         if gate is not None and answer.abstained and on_delta is not None:
             on_delta(answer.text)  # the gate releases claims only; the abstention is said here
         return answer
@@ -520,6 +520,7 @@ class ModelHost:
         backend: Backend,
         warnings: list[str],
         gate: "grounding.GroundedStream | None" = None,
+        question: str = "",
     ) -> Answer:
         from ragls.core import loops
 
@@ -551,7 +552,7 @@ class ModelHost:
             warnings.append("the answer does not follow the cited-sentence form (the endpoint ignores grammars)")
         removed = 0
         if self._settings.grounded_guard:
-            grounded = grounding.ground(text, plan.passages, not_covered=not_covered)
+            grounded = grounding.ground(text, plan.passages, not_covered=not_covered, question=question)
             sentences = gate.finish(grounded.sentences) if gate is not None else grounded.sentences
             text = " ".join(sentences)
             removed = len(grounded.removed)
