@@ -233,3 +233,32 @@ def test_cli_survives_a_segfault_of_the_model_mid_answer(smollm2_gguf: Path, tmp
     assert cli.returncode == 0, err.decode()
     assert b"Sources:" in out and b"docs/leases.md:" in out, out.decode()
     assert b"SIGSEGV" in err and b"Traceback" not in err, err.decode()
+
+
+@pytest.mark.skipif(
+    "amx_tile" not in (Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""),
+    reason="needs an Intel CPU with AMX, where llama.cpp's repacked weights crash (ggml-org/llama.cpp#20824)",
+)
+def test_on_an_amx_cpu_forced_repacking_crashes_natively_and_the_answer_still_comes(smollm2_gguf: Path, tmp_path: Path) -> None:
+    """The real native crash this project was filed for, not a signal we send: with repacking
+    forced on, llama.cpp segfaults inside llama_decode on AMX. The CLI still answers (from the
+    passages, naming the signal), exits 0, and `auto` — the default — does not crash at all."""
+    workspace = tmp_path / "ws"
+    (workspace / "docs").mkdir(parents=True)
+    (workspace / "docs" / "leases.md").write_text("# Nodes\n\n" + LEASE_DOC)
+    base = [sys.executable, "-m", "ragls", "ask", str(workspace), QUESTION, "--model", str(smollm2_gguf),
+            "--index-dir", str(tmp_path / "index"), "--temperature", "0", "--json"]
+    forced = subprocess.run([*base, "--weight-repacking", "on"], capture_output=True, text=True, timeout=300)
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    assert "SIGSEGV" in forced.stderr and "Traceback" not in forced.stderr, forced.stderr[-2000:]
+    import json
+
+    answer = json.loads(forced.stdout)
+    assert answer["source"] == "extractive" and answer["citations"], answer
+    assert any("SIGSEGV" in w for w in answer["warnings"]), answer["warnings"]
+
+    default = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert default.returncode == 0 and "crashed" not in default.stderr, default.stderr[-2000:]
+    answered = json.loads(default.stdout)
+    assert answered["source"].startswith("model:") or any("answered from the passages" in w for w in answered["warnings"]), answered
+    assert not any("crashed" in w for w in answered["warnings"]), answered
