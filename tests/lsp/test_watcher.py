@@ -157,3 +157,56 @@ def test_git_info_exclude_change_asks_for_full_scan(watched):
     (root / ".git" / "info" / "exclude").write_text("docs/\n")
     paths, _, flags = batches.collect(lambda p, d, f: "ignore" in f)
     assert "ignore" in flags and not any(p.startswith(".git/") for p in paths)
+
+
+def test_polling_never_lists_folders_the_index_leaves_out(tree):
+    from ragls.index.watcher import _polling_listdir
+
+    (tree / "node_modules" / "pkg").mkdir()
+    (tree / "node_modules" / "pkg" / "index.md").write_text("x\n")
+    (tree / ".git" / "objects").mkdir()
+    (tree / ".git" / "info").mkdir()
+    (tree / "docs" / "__pycache__").mkdir()
+    listed_root = {e.name for e in _polling_listdir(str(tree))}
+    assert listed_root == {"docs", ".git"}  # node_modules is not walked
+    assert {e.name for e in _polling_listdir(str(tree / ".git"))} == {"info"}  # only .git/info/exclude matters
+    assert {e.name for e in _polling_listdir(str(tree / "docs"))} == {"a.md"}
+    (tree / "node_modules.md").write_text("a file, not a pruned folder\n")
+    assert "node_modules.md" in {e.name for e in _polling_listdir(str(tree))}
+
+
+def test_polling_sees_ignore_files_under_git_info_and_skips_pruned_churn(tree):
+    batches = Batches()
+    watcher = WorkspaceWatcher(tree, batches, accepts=lambda rel: rel.endswith(".md"), force_polling=True, polling_interval_s=0.1)
+    try:
+        assert watcher.start() == "polling"
+        (tree / "node_modules" / "churn.md").write_text("never reported\n")
+        (tree / ".git" / "info").mkdir()
+        (tree / ".git" / "info" / "exclude").write_text("docs/\n")
+        (tree / "docs" / "seen.md").write_text("x\n")
+        paths, _, flags = batches.collect(lambda p, d, f: "docs/seen.md" in p and "ignore" in f)
+        assert "node_modules/churn.md" not in paths
+    finally:
+        watcher.stop()
+
+
+def test_polling_interval_stretches_with_the_cost_of_a_pass(tree):
+    from ragls.index.watcher import POLLING_CPU_SHARE, PacedPollingObserver
+
+    for n in range(300):
+        (tree / "docs" / f"f{n}.md").write_text("x\n")
+    batches = Batches()
+    watcher = WorkspaceWatcher(tree, batches, force_polling=True, polling_interval_s=0.05)
+    try:
+        watcher.start()
+        observer = watcher._observer
+        assert isinstance(observer, PacedPollingObserver)
+        (emitter,) = observer.emitters
+        assert observer.pass_cpu_s > 0  # the first snapshot was timed
+        assert emitter.next_wait_s(0.05) >= 0.05
+        emitter.last_pass_cpu_s = 2.0  # a pass over a huge tree
+        assert emitter.next_wait_s(0.05) == pytest.approx(2.0 * (1 / POLLING_CPU_SHARE - 1))
+        emitter.last_pass_cpu_s = 0.0001
+        assert emitter.next_wait_s(1.0) == 1.0  # the configured interval stays the floor
+    finally:
+        watcher.stop()

@@ -8,7 +8,14 @@ re-reads the disk — which makes coalescing safe: any event on a path means "lo
 
 inotify (watchdog's Linux ``Observer``) is used when the OS allows it; when the watch limit is
 reached (``OSError`` ENOSPC/EMFILE) the watcher falls back to polling and says so in ``mode`` and
-``fallback_reason`` so the server can tell the user.
+``fallback_reason`` so the server can tell the user. ``RAGLS_FORCE_POLLING=1`` (read by the server,
+passed here as ``force_polling``) takes the same path on purpose, for tests and benchmarks.
+
+Polling re-lists the tree on every pass, so it is paced by what a pass costs: the wait between
+passes is at least ``polling_interval_s`` and long enough that polling uses at most
+``POLLING_CPU_SHARE`` of one core (benchmarks/bench_scale.py: on 100,000 files a fixed 1 s interval
+kept a core busy). Folders the index always leaves out (``node_modules``, ``.git``, …) are not
+listed at all, except the ``.git/info`` folder whose ``exclude`` file is an ignore file.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingEmitter
 
-from ragls.core.workspace import IgnoreRules
+from ragls.core.workspace import PRUNED_DIRS, IgnoreRules
 
 WatchMode = Literal["inotify", "polling", "off"]
 
@@ -42,6 +50,53 @@ WatchMode = Literal["inotify", "polling", "off"]
 _VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 # Events that say nothing about content.
 _NOISE = (FileOpenedEvent, FileClosedNoWriteEvent)
+# The most of one core the polling fallback may use; a pass over a large tree waits longer.
+POLLING_CPU_SHARE = 0.05
+
+
+def _polling_listdir(path):
+    """``os.scandir`` for polling snapshots, without what the index never holds (see module doc)."""
+    with os.scandir(path) as scanned:
+        entries = list(scanned)
+    name = os.path.basename(os.fsdecode(path))
+    if name in _VCS_DIRS:
+        return [e for e in entries if e.name == "info"]
+    return [e for e in entries if not (e.name in PRUNED_DIRS and e.name not in _VCS_DIRS and e.is_dir(follow_symlinks=False))]
+
+
+class _PacedPollingEmitter(PollingEmitter):
+    """watchdog's polling emitter, waiting between passes in proportion to a pass's CPU cost."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, listdir=_polling_listdir, **kwargs)
+        self.last_pass_cpu_s = 0.0
+
+    def on_thread_start(self) -> None:
+        started = time.thread_time()
+        super().on_thread_start()  # the first snapshot: what a pass costs
+        self.last_pass_cpu_s = time.thread_time() - started
+
+    def next_wait_s(self, interval_s: float) -> float:
+        return max(interval_s, self.last_pass_cpu_s * (1 / POLLING_CPU_SHARE - 1))
+
+    def queue_events(self, timeout: float) -> None:
+        if self.stopped_event.wait(self.next_wait_s(timeout)):
+            return
+        started = time.thread_time()
+        super().queue_events(0)  # its own wait is already done
+        self.last_pass_cpu_s = time.thread_time() - started
+
+
+class PacedPollingObserver(BaseObserver):
+    """A polling observer whose interval stretches with the tree (see :class:`_PacedPollingEmitter`)."""
+
+    def __init__(self, timeout: float = 1.0) -> None:
+        super().__init__(_PacedPollingEmitter, timeout=timeout)
+
+    @property
+    def pass_cpu_s(self) -> float:
+        """CPU seconds the last pass over the tree took (the largest over the watched roots)."""
+        return max((getattr(e, "last_pass_cpu_s", 0.0) for e in self.emitters), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +201,7 @@ class WorkspaceWatcher:
                 )
                 self._log.warning("ragls watcher: %s (%s)", self.fallback_reason, self._root_str)
         if observer is None:
-            observer = self._start_observer(PollingObserver(timeout=self._polling_interval_s), handler)
+            observer = self._start_observer(PacedPollingObserver(timeout=self._polling_interval_s), handler)
             self.mode = "polling"
         self._observer = observer
         _OverflowListener.register(self)
