@@ -190,7 +190,7 @@ def test_polling_sees_ignore_files_under_git_info_and_skips_pruned_churn(tree):
         watcher.stop()
 
 
-def test_polling_interval_stretches_with_the_cost_of_a_pass(tree):
+def test_full_polling_pass_is_paced_by_its_cost(tree):
     from ragls.index.watcher import POLLING_CPU_SHARE, PacedPollingObserver
 
     for n in range(300):
@@ -202,11 +202,37 @@ def test_polling_interval_stretches_with_the_cost_of_a_pass(tree):
         observer = watcher._observer
         assert isinstance(observer, PacedPollingObserver)
         (emitter,) = observer.emitters
-        assert observer.pass_cpu_s > 0  # the first snapshot was timed
-        assert emitter.next_wait_s(0.05) >= 0.05
+        assert observer.pass_cpu_s > 0  # the first full pass was timed
         emitter.last_pass_cpu_s = 2.0  # a pass over a huge tree
-        assert emitter.next_wait_s(0.05) == pytest.approx(2.0 * (1 / POLLING_CPU_SHARE - 1))
-        emitter.last_pass_cpu_s = 0.0001
-        assert emitter.next_wait_s(1.0) == 1.0  # the configured interval stays the floor
+        assert emitter.full_pass_wait_s() == pytest.approx(2.0 * (1 / POLLING_CPU_SHARE - 1))
+    finally:
+        watcher.stop()
+
+
+def test_polling_folder_pass_sees_creates_deletes_and_folders_between_full_passes(tree):
+    (tree / "docs" / "old.md").write_text("x\n")
+    (tree / "docs" / "gone").mkdir()
+    (tree / "docs" / "gone" / "inner.md").write_text("x\n")
+    batches = Batches()
+    watcher = WorkspaceWatcher(tree, batches, accepts=accepts, force_polling=True, polling_interval_s=0.05)
+    try:
+        watcher.start()
+        (emitter,) = watcher._observer.emitters
+        emitter._next_full = float("inf")  # folder passes only: what they alone notice
+        (tree / "docs" / "new.md").write_text("x\n")
+        (tree / "docs" / "old.md").unlink()
+        shutil.rmtree(tree / "docs" / "gone")
+        (tree / "docs" / "sub" / "deep").mkdir(parents=True)
+        (tree / "docs" / "sub" / "deep" / "nested.md").write_text("x\n")
+        want = {"docs/new.md", "docs/old.md", "docs/sub/deep/nested.md"}
+        paths, dirs, _ = batches.collect(lambda p, d, f: want <= p and "docs/gone" in d)
+        assert want <= paths and "docs/gone" in dirs
+        # An edit in place keeps the folder's mtime: only a full pass sees it.
+        (tree / "docs" / "new.md").write_text("longer content\n")
+        time.sleep(0.3)
+        assert batches.queue.empty()
+        emitter._next_full = 0.0
+        paths, _, _ = batches.collect(lambda p, d, f: "docs/new.md" in p)
+        assert "docs/new.md" in paths
     finally:
         watcher.stop()
