@@ -157,3 +157,82 @@ def test_git_info_exclude_change_asks_for_full_scan(watched):
     (root / ".git" / "info" / "exclude").write_text("docs/\n")
     paths, _, flags = batches.collect(lambda p, d, f: "ignore" in f)
     assert "ignore" in flags and not any(p.startswith(".git/") for p in paths)
+
+
+def test_polling_never_lists_folders_the_index_leaves_out(tree):
+    from ragls.index.watcher import _polling_listdir
+
+    (tree / "node_modules" / "pkg").mkdir()
+    (tree / "node_modules" / "pkg" / "index.md").write_text("x\n")
+    (tree / ".git" / "objects").mkdir()
+    (tree / ".git" / "info").mkdir()
+    (tree / "docs" / "__pycache__").mkdir()
+    listed_root = {e.name for e in _polling_listdir(str(tree))}
+    assert listed_root == {"docs", ".git"}  # node_modules is not walked
+    assert {e.name for e in _polling_listdir(str(tree / ".git"))} == {"info"}  # only .git/info/exclude matters
+    assert {e.name for e in _polling_listdir(str(tree / "docs"))} == {"a.md"}
+    (tree / "node_modules.md").write_text("a file, not a pruned folder\n")
+    assert "node_modules.md" in {e.name for e in _polling_listdir(str(tree))}
+
+
+def test_polling_sees_ignore_files_under_git_info_and_skips_pruned_churn(tree):
+    batches = Batches()
+    watcher = WorkspaceWatcher(tree, batches, accepts=lambda rel: rel.endswith(".md"), force_polling=True, polling_interval_s=0.1)
+    try:
+        assert watcher.start() == "polling"
+        (tree / "node_modules" / "churn.md").write_text("never reported\n")
+        (tree / ".git" / "info").mkdir()
+        (tree / ".git" / "info" / "exclude").write_text("docs/\n")
+        (tree / "docs" / "seen.md").write_text("x\n")
+        paths, _, flags = batches.collect(lambda p, d, f: "docs/seen.md" in p and "ignore" in f)
+        assert "node_modules/churn.md" not in paths
+    finally:
+        watcher.stop()
+
+
+def test_full_polling_pass_is_paced_by_its_cost(tree):
+    from ragls.index.watcher import POLLING_CPU_SHARE, PacedPollingObserver
+
+    for n in range(300):
+        (tree / "docs" / f"f{n}.md").write_text("x\n")
+    batches = Batches()
+    watcher = WorkspaceWatcher(tree, batches, force_polling=True, polling_interval_s=0.05)
+    try:
+        watcher.start()
+        observer = watcher._observer
+        assert isinstance(observer, PacedPollingObserver)
+        (emitter,) = observer.emitters
+        assert observer.pass_cpu_s > 0  # the first full pass was timed
+        emitter.last_pass_cpu_s = 2.0  # a pass over a huge tree
+        assert emitter.full_pass_wait_s() == pytest.approx(2.0 * (1 / POLLING_CPU_SHARE - 1))
+    finally:
+        watcher.stop()
+
+
+def test_polling_folder_pass_sees_creates_deletes_and_folders_between_full_passes(tree):
+    (tree / "docs" / "old.md").write_text("x\n")
+    (tree / "docs" / "gone").mkdir()
+    (tree / "docs" / "gone" / "inner.md").write_text("x\n")
+    batches = Batches()
+    watcher = WorkspaceWatcher(tree, batches, accepts=accepts, force_polling=True, polling_interval_s=0.05)
+    try:
+        watcher.start()
+        (emitter,) = watcher._observer.emitters
+        emitter._next_full = float("inf")  # folder passes only: what they alone notice
+        (tree / "docs" / "new.md").write_text("x\n")
+        (tree / "docs" / "old.md").unlink()
+        shutil.rmtree(tree / "docs" / "gone")
+        (tree / "docs" / "sub" / "deep").mkdir(parents=True)
+        (tree / "docs" / "sub" / "deep" / "nested.md").write_text("x\n")
+        want = {"docs/new.md", "docs/old.md", "docs/sub/deep/nested.md"}
+        paths, dirs, _ = batches.collect(lambda p, d, f: want <= p and "docs/gone" in d)
+        assert want <= paths and "docs/gone" in dirs
+        # An edit in place keeps the folder's mtime: only a full pass sees it.
+        (tree / "docs" / "new.md").write_text("longer content\n")
+        time.sleep(0.3)
+        assert batches.queue.empty()
+        emitter._next_full = 0.0
+        paths, _, _ = batches.collect(lambda p, d, f: "docs/new.md" in p)
+        assert "docs/new.md" in paths
+    finally:
+        watcher.stop()

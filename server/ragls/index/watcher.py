@@ -8,7 +8,16 @@ re-reads the disk — which makes coalescing safe: any event on a path means "lo
 
 inotify (watchdog's Linux ``Observer``) is used when the OS allows it; when the watch limit is
 reached (``OSError`` ENOSPC/EMFILE) the watcher falls back to polling and says so in ``mode`` and
-``fallback_reason`` so the server can tell the user.
+``fallback_reason`` so the server can tell the user. ``RAGLS_FORCE_POLLING=1`` (read by the server,
+passed here as ``force_polling``) takes the same path on purpose, for tests and benchmarks.
+
+Polling (:class:`_PacedPollingEmitter`) stats the folders every ``polling_interval_s`` and re-lists
+those that changed, so a created, deleted or renamed file is seen within the interval; the full
+pass over every file (for edits in place) is paced so that it uses at most ``POLLING_CPU_SHARE`` of
+one core. On 100,000 files watchdog's own poller, re-listing everything each second, used 36% of a
+core and noticed a new file after 3.4 s (benchmarks/bench_scale.py, docs/BENCHMARKS.md). Folders
+the index always leaves out (``node_modules``, ``.git``, …) are not listed at all, except
+``.git/info``, whose ``exclude`` file is an ignore file.
 """
 
 from __future__ import annotations
@@ -26,14 +35,17 @@ from watchdog.events import (
     DirDeletedEvent,
     DirMovedEvent,
     FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
     FileOpenedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.api import BaseObserver, EventEmitter
 
-from ragls.core.workspace import IgnoreRules
+from ragls.core.workspace import PRUNED_DIRS, IgnoreRules
 
 WatchMode = Literal["inotify", "polling", "off"]
 
@@ -42,6 +54,183 @@ WatchMode = Literal["inotify", "polling", "off"]
 _VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 # Events that say nothing about content.
 _NOISE = (FileOpenedEvent, FileClosedNoWriteEvent)
+# The most of one core the polling fallback's full passes may use; a large tree waits longer.
+POLLING_CPU_SHARE = 0.05
+
+
+def _polling_listdir(path):
+    """``os.scandir`` for polling, without what the index never holds (see module doc)."""
+    with os.scandir(path) as scanned:
+        entries = list(scanned)
+    name = os.path.basename(os.fsdecode(path))
+    if name in _VCS_DIRS:
+        return [e for e in entries if e.name == "info"]
+    return [e for e in entries if not (e.name in PRUNED_DIRS and e.name not in _VCS_DIRS and e.is_dir(follow_symlinks=False))]
+
+
+class _PollState:
+    """What one pass saw: each file's (mtime, size), each folder's mtime and entries."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[int, int]] = {}
+        self.dirs: dict[str, int] = {}
+        self.entries: dict[str, dict[str, bool]] = {}  # folder -> name -> is a folder
+
+    def scan(self, top: str) -> None:
+        """Add ``top`` and everything below it."""
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                self.dirs[folder] = os.stat(folder).st_mtime_ns
+                listed = _polling_listdir(folder)
+            except OSError:  # gone mid-walk: its parent's next listing says so
+                self.dirs.pop(folder, None)
+                continue
+            names: dict[str, bool] = {}
+            for entry in listed:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        names[entry.name] = True
+                        stack.append(entry.path)
+                    else:
+                        st = entry.stat(follow_symlinks=False)
+                        self.files[entry.path] = (st.st_mtime_ns, st.st_size)
+                        names[entry.name] = False
+                except OSError:
+                    continue
+            self.entries[folder] = names
+
+    def drop(self, folder: str) -> list[str]:
+        """Forget ``folder`` and everything below it; returns the files that were there."""
+        prefix = folder + os.sep
+        gone = [p for p in self.files if p.startswith(prefix)]
+        for path in gone:
+            del self.files[path]
+        for known in [d for d in self.dirs if d == folder or d.startswith(prefix)]:
+            del self.dirs[known]
+            self.entries.pop(known, None)
+        return gone
+
+
+class _PacedPollingEmitter(EventEmitter):
+    """Polls in two tiers. Every interval, a *folder pass* stats each folder (1,000 folders: a few
+    ms) and re-lists only those whose mtime moved: files created, deleted or renamed are seen
+    within an interval. A *full pass* stats every file, for edits in place; it runs only as often
+    as keeps it under ``POLLING_CPU_SHARE`` of a core. Events are plain creates, deletes and
+    modifications (a move is both ends): the watcher only needs to know which paths to re-read."""
+
+    def __init__(self, event_queue, watch, timeout: float = 1.0, event_filter=None) -> None:
+        super().__init__(event_queue, watch, timeout=timeout, event_filter=event_filter)
+        self._state = _PollState()
+        self._next_full = 0.0
+        self.last_pass_cpu_s = 0.0  # the last full pass
+
+    def on_thread_start(self) -> None:  # (runs in the thread that starts the observer)
+        started = time.thread_time()
+        self._state.scan(self.watch.path)
+        self.last_pass_cpu_s = time.thread_time() - started
+        self._next_full = time.monotonic() + self.full_pass_wait_s()
+
+    def full_pass_wait_s(self) -> float:
+        return self.last_pass_cpu_s * (1 / POLLING_CPU_SHARE - 1)
+
+    def queue_events(self, timeout: float) -> None:
+        if self.stopped_event.wait(timeout):
+            return
+        if not os.path.isdir(self.watch.path):
+            self.queue_event(DirDeletedEvent(self.watch.path))
+            self.stop()
+            return
+        if time.monotonic() >= self._next_full:
+            started = time.thread_time()
+            self._full_pass()
+            self.last_pass_cpu_s = time.thread_time() - started
+            self._next_full = time.monotonic() + self.full_pass_wait_s()
+        else:
+            self._folder_pass()
+
+    def _full_pass(self) -> None:
+        old, new = self._state, _PollState()
+        new.scan(self.watch.path)
+        self._state = new
+        for path, seen in new.files.items():
+            before = old.files.get(path)
+            if before is None:
+                self.queue_event(FileCreatedEvent(path))
+            elif before != seen:
+                self.queue_event(FileModifiedEvent(path))
+        for path in old.files.keys() - new.files.keys():
+            self.queue_event(FileDeletedEvent(path))
+        for folder in old.dirs.keys() - new.dirs.keys():
+            self.queue_event(DirDeletedEvent(folder))
+
+    def _folder_pass(self) -> None:
+        state = self._state
+        moved = []
+        for folder, mtime in list(state.dirs.items()):
+            try:
+                if os.stat(folder).st_mtime_ns != mtime:
+                    moved.append(folder)
+            except OSError:
+                pass  # gone: its parent's mtime moved too
+        for folder in sorted(moved, key=len):  # parents first: a dropped subtree is skipped
+            if folder not in state.dirs:
+                continue
+            before = state.entries.get(folder, {})
+            try:
+                state.dirs[folder] = os.stat(folder).st_mtime_ns
+                listed = {e.name: e for e in _polling_listdir(folder)}
+            except OSError:
+                continue
+            now: dict[str, bool] = {}
+            for name, entry in listed.items():
+                path = os.path.join(folder, name)
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                now[name] = is_dir
+                if name in before and before[name] == is_dir:
+                    continue
+                if name in before:  # a file became a folder or the other way round
+                    self._gone(folder, name, before[name])
+                if is_dir:
+                    known = set(state.files)
+                    state.scan(path)
+                    for created in state.files.keys() - known:
+                        self.queue_event(FileCreatedEvent(created))
+                else:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    state.files[path] = (st.st_mtime_ns, st.st_size)
+                    self.queue_event(FileCreatedEvent(path))
+            for name, was_dir in before.items():
+                if name not in now:
+                    self._gone(folder, name, was_dir)
+            state.entries[folder] = now
+
+    def _gone(self, folder: str, name: str, was_dir: bool) -> None:
+        path = os.path.join(folder, name)
+        if was_dir:
+            self._state.drop(path)
+            self.queue_event(DirDeletedEvent(path))
+        elif self._state.files.pop(path, None) is not None:
+            self.queue_event(FileDeletedEvent(path))
+
+
+class PacedPollingObserver(BaseObserver):
+    """A polling observer whose interval stretches with the tree (see :class:`_PacedPollingEmitter`)."""
+
+    def __init__(self, timeout: float = 1.0) -> None:
+        super().__init__(_PacedPollingEmitter, timeout=timeout)
+
+    @property
+    def pass_cpu_s(self) -> float:
+        """CPU seconds the last full pass over the tree took (the largest over the watched roots)."""
+        return max((getattr(e, "last_pass_cpu_s", 0.0) for e in self.emitters), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +335,7 @@ class WorkspaceWatcher:
                 )
                 self._log.warning("ragls watcher: %s (%s)", self.fallback_reason, self._root_str)
         if observer is None:
-            observer = self._start_observer(PollingObserver(timeout=self._polling_interval_s), handler)
+            observer = self._start_observer(PacedPollingObserver(timeout=self._polling_interval_s), handler)
             self.mode = "polling"
         self._observer = observer
         _OverflowListener.register(self)

@@ -3,8 +3,12 @@
 Where things run (the rule every handler follows):
 - State changes (settings, folders, open documents) happen on the event loop, in handlers.
 - Index writes run on the one index worker (:mod:`ragls.lsp.workspaces`).
-- Searches and answers run in the thread pool on index snapshots (``run_in_executor``), so the
+- Searches and answers run in the server's work pool on index snapshots (``in_pool``), so the
   loop keeps reading messages — a ``$/cancelRequest`` or a hover is never stuck behind an answer.
+  The pool is as wide as the machine, not wider: answering is Python that holds the GIL, and every
+  extra busy thread takes GIL turns from the event loop, so under load a cheap request
+  (``ragls/status``) waited behind the loop's share of the GIL (issue 13: 248 ms with 8 workers
+  while 200 asks ran). Requests beyond the pool's width queue in it; nothing on the loop waits.
 - Anything sent from another thread goes through ``loop.call_soon_threadsafe``.
 
 The open documents live in :mod:`ragls.lsp.documents` (owned by the server). The method wiring
@@ -17,6 +21,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Coroutine
 
 from lsprotocol import types
@@ -39,6 +46,24 @@ log = logging.getLogger("ragls.lsp")
 CONFIGURATION_TIMEOUT_S = 5.0
 # A request that arrives after ``initialize`` waits at most this long for ``initialized``'s set-up.
 READY_TIMEOUT_S = 30.0
+# How long a thread may hold the GIL while another waits for it (CPython's default: 5 ms). The loop
+# thread acquires the GIL several times per request (wake-up, parse, reply); with answers busy in
+# the pool each acquisition could wait a full interval. 1 ms halved the worst ``ragls/status`` wait
+# under 200 asks (62 -> 29 ms, docs/BENCHMARKS.md) for no measurable loss in answer throughput.
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
+def _work_pool_width() -> int:
+    """Threads answering at once: one per core the process may use (at least 2, so one slow
+    answer never holds up a hover), at most 4 (more only adds GIL contention)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 2
+    override = os.environ.get("RAGLS_WORK_THREADS", "")
+    if override.isdigit() and int(override) > 0:  # for benchmarks comparing widths
+        return int(override)
+    return max(2, min(4, cores))
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -57,14 +82,17 @@ class RaglsServer(LanguageServer):
     model, and the lifecycle that builds and closes them."""
 
     def __init__(self, cli_settings: dict | None = None, *, force_polling: bool = False) -> None:
-        # The stdin reader shares this pool: with few workers a quick request waits behind answers.
+        # pygls' own pool serves only what pygls runs there itself (the stdin reader is our own
+        # thread, :func:`ragls.lsp.rpc.serve_stdio`); the features use ``work_pool``.
         super().__init__(
             "ragls",
             __version__,
             protocol_cls=RaglsProtocol,
             converter_factory=converter_factory,
-            max_workers=8,
+            max_workers=2,
         )
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+        self.work_pool = ThreadPoolExecutor(max_workers=_work_pool_width(), thread_name_prefix="ragls-work")
         self.settings = Settings()
         self._cli_settings = cli_settings or {}
         self._init_options: Any = None
@@ -103,7 +131,7 @@ class RaglsServer(LanguageServer):
 
     async def in_pool(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.thread_pool, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self.work_pool, functools.partial(fn, *args, **kwargs))
 
     def message(self, text: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         log.log(logging.WARNING if kind <= types.MessageType.Warning else logging.INFO, "%s", text)
@@ -285,6 +313,12 @@ class RaglsServer(LanguageServer):
             if (path := convert.uri_to_path(added.uri)) is not None:
                 self.workspaces.add(FolderSpec(added.uri, path))
         self.documents.overlay_all()
+
+    def shutdown(self) -> None:
+        """pygls' end of the session (after ``exit`` or a lost client): queued work is dropped; a
+        running answer finishes on its own (its cancel event is not reachable from here)."""
+        super().shutdown()
+        self.work_pool.shutdown(wait=False, cancel_futures=True)
 
     def on_shutdown(self) -> None:
         if self._shut_down:
