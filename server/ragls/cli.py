@@ -300,6 +300,7 @@ def _model_settings(args: argparse.Namespace) -> ModelSettings | None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from ragls.answering import Answerer
+    from ragls.core.requests import AnswerHooks, AnswerRequest
 
     index, _ = _open_index(args, update=not args.no_update, quiet=args.json)
     settings = Settings()
@@ -330,8 +331,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     try:
         result = answerer.retrieve(args.question)
         answer = answerer.ask(
-            args.question, on_delta=on_delta, temperature=args.temperature, seed=args.seed, retrieved=result,
-            on_prompt=reading if streamed else None,
+            AnswerRequest(args.question, temperature=args.temperature, seed=args.seed),
+            AnswerHooks(on_delta=on_delta, on_prompt=reading if streamed else None),
+            retrieved=result,
         )
     finally:
         reading.clear()

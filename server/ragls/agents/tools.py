@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ragls.core.chunking import split_lines
+from ragls.core.requests import AnswerHooks, AnswerRequest
 from ragls.core.types import Answer, Hit, SearchResult
 from ragls.errors import UserError
 from ragls.index.preparation import decode_text, redact_file_text
@@ -108,7 +109,7 @@ def ask(answerer: "Answerer", question: str, cancel: threading.Event | None = No
     """A cited answer (the model's when one is ready, else extractive), or "not covered".
     ``cancel``: set when the client cancelled the call (a model stops generating)."""
     question = _required_text(question, "question")
-    return answer_json(answerer.ask(question, cancel=cancel))
+    return answer_json(answerer.ask(AnswerRequest(question), AnswerHooks(cancel=cancel)))
 
 
 # --- read ----------------------------------------------------------------------------------------
