@@ -134,7 +134,7 @@ def _index_settings(args: argparse.Namespace) -> IndexSettings:
 def _open_index(args: argparse.Namespace, *, update: bool = True, quiet: bool = False):
     from ragls.index.workspace_index import WorkspaceIndex
 
-    index = WorkspaceIndex(args.dir, _index_settings(args), index_dir=Path(args.index_dir) if args.index_dir else None)
+    index = WorkspaceIndex(args.dir, _index_settings(args), index_path=Path(args.index_dir) if args.index_dir else None)
     for message in index.messages:
         print(f"ragls: {message}", file=sys.stderr)
     report = None
@@ -146,7 +146,7 @@ def _open_index(args: argparse.Namespace, *, update: bool = True, quiet: bool = 
 def _report_json(report, index) -> dict[str, Any]:
     return {
         "root": str(index.root),
-        "indexDir": str(index.index_dir),
+        "indexDir": str(index.index_path),
         "files": report.files,
         "chunks": report.chunks,
         "added": report.added,
@@ -213,7 +213,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"redacted: {report.redacted} secret values (tokens, keys, passwords) are not in the index")
     for message in report.messages:
         print(f"note: {message}")
-    print(f"index: {index.index_dir}")
+    print(f"index: {index.index_path}")
     return 0
 
 

@@ -240,7 +240,7 @@ def answer_in_progress(host: ModelHost, hits: list[Hit]):
         started.set()
         release.wait(5)
 
-    worker = threading.Thread(target=host.answer, args=("q", hits), kwargs=dict(on_delta=slow, max_tokens=3))
+    worker = threading.Thread(target=host.answer, args=(AnswerRequest("q", max_tokens=3), hits, AnswerHooks(on_delta=slow)))
     worker.start()
     try:
         assert started.wait(10)

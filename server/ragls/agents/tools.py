@@ -210,7 +210,7 @@ def folder_status(folder: Any) -> dict[str, Any]:
         "indexDir": str(folder.index_dir),
         # owner: this server writes the index; follower: another ragls process (an editor's
         # language server, another agent's server) writes it and this one reads its commits.
-        "role": "none" if index is None else ("follower" if stats.read_only else "owner"),
+        "role": "none" if index is None else stats.role,
         "files": stats.files if stats else 0,
         "chunks": stats.chunks if stats else 0,
         "indexing": indexing,
