@@ -222,6 +222,7 @@ def run_variant(name: str, args, index, questions, symbols, lines: Lines) -> dic
     from ragls.answering import Answerer
     from ragls.core.citations import content_words
     from ragls.core.extractive import NOT_COVERED
+    from ragls.core.requests import AnswerHooks, AnswerRequest
     from ragls.model.host import ModelHost
     from ragls.settings import ModelSettings, Settings
 
@@ -281,7 +282,7 @@ def run_variant(name: str, args, index, questions, symbols, lines: Lines) -> dic
             deltas[0] += 1
 
         started, cpu = time.perf_counter(), time.process_time()
-        answer = answerer.ask(q["question"], on_prompt=reading, on_delta=on_delta)
+        answer = answerer.ask(AnswerRequest(q["question"]), AnswerHooks(on_prompt=reading, on_delta=on_delta))
         item = record(answer, time.perf_counter() - started, reading.total, q.get("gold", []))
         item["prompt_read"] = reading.read()
         # One delta per generated token (bytes of one character may merge: ASCII text is exact);

@@ -104,6 +104,7 @@ def main() -> int:
     import llama_cpp
 
     from ragls.core import grammar
+    from ragls.core.requests import AnswerHooks, AnswerRequest, GenerationRequest
     from ragls.model import ModelHost
     from ragls.model.llama_backend import available_cores, cpu_has_amx, thread_counts
     from ragls.model.resources import load_mode
@@ -135,8 +136,8 @@ def main() -> int:
         backend.reset_cache()
         first: list[float] = []
         generation = backend.generate(
-            plan.messages(), grammar=gbnf, adapters=(), temperature=0.0, seed=1, max_tokens=args.tokens,
-            on_delta=lambda _: first or first.append(time.perf_counter()), cancel=None,
+            GenerationRequest(tuple(plan.messages()), grammar=gbnf, adapters=(), temperature=0.0, seed=1, max_tokens=args.tokens),
+            AnswerHooks(on_delta=lambda _: first or first.append(time.perf_counter())),
         )
         return (generation.completion_tokens - 1) / (time.perf_counter() - first[0])
 
@@ -145,8 +146,8 @@ def main() -> int:
         done: list[float] = []
         started = time.perf_counter()
         backend.generate(
-            plan.messages(), grammar=gbnf, adapters=(), temperature=0.0, seed=1, max_tokens=1,
-            on_delta=None, cancel=None, on_prompt=lambda d, t: done.append(time.perf_counter()) if d >= t - 1 else None,
+            GenerationRequest(tuple(plan.messages()), grammar=gbnf, adapters=(), temperature=0.0, seed=1, max_tokens=1),
+            AnswerHooks(on_prompt=lambda d, t: done.append(time.perf_counter()) if d >= t - 1 else None),
         )
         return (len(prompt) - 1) / (done[-1] - started)
 
@@ -187,7 +188,7 @@ def main() -> int:
             backend.reset_cache()
         first: list[float] = []
         started = time.perf_counter()
-        host.answer(q, hits, temperature=0.0, max_tokens=2, on_delta=lambda _: first or first.append(time.perf_counter()))
+        host.answer(AnswerRequest(q, temperature=0.0, max_tokens=2), hits, AnswerHooks(on_delta=lambda _: first or first.append(time.perf_counter())))
         return (first[0] if first else time.perf_counter()) - started
 
     colds = [ttft(f"Cold question number {i}?", cold=True) for i in range(args.rounds)]
@@ -209,7 +210,7 @@ def main() -> int:
         timer = threading.Timer(after, press) if after is not None else None
         if timer:
             timer.start()
-        host.answer("A question that will be cancelled?", hits, max_tokens=400, cancel=cancel, on_delta=None if timer else (lambda _: press()))
+        host.answer(AnswerRequest("A question that will be cancelled?", max_tokens=400), hits, AnswerHooks(cancel=cancel, on_delta=None if timer else (lambda _: press())))
         if timer:
             timer.join()
         return time.perf_counter() - pressed[0]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from ragls.core.extractive import NOT_COVERED, extractive_answer, symbol_answer
+from ragls.core.requests import NO_HOOKS, AnswerHooks, AnswerRequest
 from ragls.core.types import Answer, Hit, SearchResult
 from ragls.model.backend import ModelCrashed
 from ragls.settings import Settings
@@ -65,22 +65,16 @@ class Answerer:
 
     def ask(
         self,
-        question: str,
+        request: AnswerRequest,
+        hooks: AnswerHooks = NO_HOOKS,
         *,
-        focus: str | None = None,
-        passages: int | None = None,
-        adapters: Sequence[tuple[str, float]] | None = None,
-        temperature: float | None = None,
-        seed: int | None = None,
-        on_delta: Callable[[str], None] | None = None,
-        cancel: threading.Event | None = None,
         retrieved: SearchResult | None = None,
-        on_prompt: Callable[[int, int], None] | None = None,
     ) -> Answer:
-        """``retrieved``: the result of ``retrieve(question)`` when the caller already has it.
-        ``on_prompt(done, total)``: the model's progress reading the passages (local model only)."""
-        query = f"{question} {focus}" if focus else question
-        result = retrieved if retrieved is not None else self.retrieve(query, passages=passages)
+        """``retrieved``: the result of ``retrieve(request.query)`` when the caller already has it.
+        ``hooks.on_prompt(done, total)``: the model's progress reading the passages (local model only)."""
+        query = request.query
+        on_delta = hooks.on_delta
+        result = retrieved if retrieved is not None else self.retrieve(query, passages=request.passages)
         if not result.covered:
             if on_delta:
                 on_delta(NOT_COVERED)
@@ -90,18 +84,8 @@ class Answerer:
         removed = 0
         if self.model_ready():
             try:
-                modelled = self.model.answer(  # type: ignore[union-attr]
-                    question if not focus else f"{question}\n\n(About: {focus})",
-                    result.hits,
-                    mode="answer",
-                    adapters=adapters,
-                    temperature=temperature,
-                    seed=seed,
-                    on_delta=on_delta,
-                    cancel=cancel,
-                    on_prompt=on_prompt,
-                )
-                if modelled.abstained or modelled.text.strip() or (cancel is not None and cancel.is_set()):
+                modelled = self.model.answer(request, result.hits, hooks)  # type: ignore[union-attr]
+                if modelled.abstained or modelled.text.strip() or hooks.cancelled():
                     return modelled
                 # Nothing the user can use: every sentence was unsupported, or the model looped
                 # inside its first sentence. The passages still answer.
@@ -140,7 +124,7 @@ class Answerer:
             try:
                 adapters = self.model.adapter_choice(self.settings.hover.adapters) or None  # type: ignore[union-attr]
                 modelled = self.model.answer(  # type: ignore[union-attr]
-                    f"What is `{symbol}`?", result.hits, mode="hover", adapters=adapters, wait=False
+                    AnswerRequest(f"What is `{symbol}`?", adapters=adapters, mode="hover"), result.hits, wait=False
                 )
                 if not modelled.abstained and modelled.text.strip():
                     return modelled

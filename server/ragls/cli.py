@@ -134,7 +134,7 @@ def _index_settings(args: argparse.Namespace) -> IndexSettings:
 def _open_index(args: argparse.Namespace, *, update: bool = True, quiet: bool = False):
     from ragls.index.workspace_index import WorkspaceIndex
 
-    index = WorkspaceIndex(args.dir, _index_settings(args), index_dir=Path(args.index_dir) if args.index_dir else None)
+    index = WorkspaceIndex(args.dir, _index_settings(args), index_path=Path(args.index_dir) if args.index_dir else None)
     for message in index.messages:
         print(f"ragls: {message}", file=sys.stderr)
     report = None
@@ -146,7 +146,7 @@ def _open_index(args: argparse.Namespace, *, update: bool = True, quiet: bool = 
 def _report_json(report, index) -> dict[str, Any]:
     return {
         "root": str(index.root),
-        "indexDir": str(index.index_dir),
+        "indexDir": str(index.index_path),
         "files": report.files,
         "chunks": report.chunks,
         "added": report.added,
@@ -213,7 +213,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"redacted: {report.redacted} secret values (tokens, keys, passwords) are not in the index")
     for message in report.messages:
         print(f"note: {message}")
-    print(f"index: {index.index_dir}")
+    print(f"index: {index.index_path}")
     return 0
 
 
@@ -300,6 +300,7 @@ def _model_settings(args: argparse.Namespace) -> ModelSettings | None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from ragls.answering import Answerer
+    from ragls.core.requests import AnswerHooks, AnswerRequest
 
     index, _ = _open_index(args, update=not args.no_update, quiet=args.json)
     settings = Settings()
@@ -330,8 +331,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     try:
         result = answerer.retrieve(args.question)
         answer = answerer.ask(
-            args.question, on_delta=on_delta, temperature=args.temperature, seed=args.seed, retrieved=result,
-            on_prompt=reading if streamed else None,
+            AnswerRequest(args.question, temperature=args.temperature, seed=args.seed),
+            AnswerHooks(on_delta=on_delta, on_prompt=reading if streamed else None),
+            retrieved=result,
         )
     finally:
         reading.clear()

@@ -34,7 +34,7 @@ def _index(tmp_path, files):
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
-    index = WorkspaceIndex(root, IndexSettings(), index_dir=tmp_path / "index")
+    index = WorkspaceIndex(root, IndexSettings(), index_path=tmp_path / "index")
     index.sync()
     return index
 

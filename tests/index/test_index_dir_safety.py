@@ -38,7 +38,7 @@ def test_a_users_folder_with_a_meta_json_is_refused_and_left_untouched(workspace
 
 
 def test_a_rebuild_of_a_ragls_index_removes_only_its_own_files(workspace, index_dir):
-    WorkspaceIndex(workspace, index_dir=index_dir).sync()
+    WorkspaceIndex(workspace, index_path=index_dir).sync()
     # A user's file that ended up in the index folder, and a sub-folder: neither is ragls'.
     (index_dir / "notes.txt").write_text("mine")
     (index_dir / "keep").mkdir()
@@ -46,7 +46,7 @@ def test_a_rebuild_of_a_ragls_index_removes_only_its_own_files(workspace, index_
     marker = json.loads((index_dir / "ragls-index.json").read_text())
     (index_dir / "ragls-index.json").write_text(json.dumps({**marker, "schema_version": -1}))  # forces a rebuild
 
-    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, index_path=index_dir)
     assert any("rebuilding" in m for m in index.messages)
     assert index.sync().files == 3
     assert (index_dir / "notes.txt").read_text() == "mine"
@@ -54,14 +54,14 @@ def test_a_rebuild_of_a_ragls_index_removes_only_its_own_files(workspace, index_
 
 
 def test_a_lock_failure_is_an_error_not_a_rebuild(workspace, index_dir):
-    WorkspaceIndex(workspace, index_dir=index_dir).sync()
+    WorkspaceIndex(workspace, index_path=index_dir).sync()
     segments = sorted(p.name for p in index_dir.iterdir() if p.suffix == ".store")
     # A lock file that cannot be taken (here: a folder in its place) used to send the index down
     # the "corrupt: rebuild" path, deleting a perfectly good index.
     (index_dir / ".tantivy-meta.lock").unlink()
     (index_dir / ".tantivy-meta.lock").mkdir()
     with pytest.raises(IndexDirError, match="nothing was changed"):
-        WorkspaceIndex(workspace, index_dir=index_dir)
+        WorkspaceIndex(workspace, index_path=index_dir)
     assert sorted(p.name for p in index_dir.iterdir() if p.suffix == ".store") == segments
 
 
@@ -70,7 +70,7 @@ def test_an_empty_or_new_folder_is_taken_and_marked(workspace, tmp_path):
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.name == "empty":
             target.mkdir()
-        assert WorkspaceIndex(workspace, index_dir=target).sync().files == 3
+        assert WorkspaceIndex(workspace, index_path=target).sync().files == 3
         assert (target / "ragls-index.json").exists()
 
 
@@ -99,7 +99,7 @@ def test_a_non_utf8_file_name_is_one_skipped_file_not_a_dead_workspace(workspace
     assert found.returncode == 0 and json.loads(found.stdout)["hits"], found.stderr
 
     # the watcher's path: update_paths with the bad name skips it too
-    index = WorkspaceIndex(workspace, index_dir=Path(index_dir))
+    index = WorkspaceIndex(workspace, index_path=Path(index_dir))
     report = index.update_paths([workspace / os.fsdecode(b"bad\xffname.md"), workspace / "README.md"])
     assert report.skipped["undecodable-name"] == 1
     assert index.search("gardening tools").hits
@@ -118,7 +118,7 @@ def test_a_lost_meta_json_with_a_kept_manifest_reindexes_everything(workspace, t
 
 
 def test_a_manifest_claiming_more_than_the_index_holds_is_not_trusted(workspace, index_dir):
-    WorkspaceIndex(workspace, index_dir=index_dir).sync()
+    WorkspaceIndex(workspace, index_path=index_dir).sync()
     manifest = json.loads((index_dir / "manifest.json").read_text())
     # a manifest from a bigger index (restored from a backup, copied over): vouches for a file
     # the index does not hold
@@ -127,7 +127,7 @@ def test_a_manifest_claiming_more_than_the_index_holds_is_not_trusted(workspace,
     (workspace / "docs" / "extra.md").write_text("# Extra\n\nThe zebra crossing rules.\n")
     os.utime(workspace / "docs" / "extra.md", ns=(1, 1))
 
-    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, index_path=index_dir)
     assert any("re-reading every file" in m for m in index.messages)
     index.sync()
     assert index.search("zebra crossing").hits[0].chunk.path == "docs/extra.md"
@@ -146,7 +146,7 @@ def test_an_invalid_pattern_is_left_out_with_a_warning_and_indexing_goes_on(work
         settings = dataclasses.replace(settings, exclude=("!", "docs/"))
     else:
         (workspace / ".gitignore").write_text("!\ndocs/\n")
-    index = WorkspaceIndex(workspace, settings, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, settings, index_path=index_dir)
     report = index.sync()
     messages = index.messages + report.messages
     assert any("invalid pattern '!'" in m for m in messages), messages
@@ -163,7 +163,7 @@ def test_an_invalid_exclude_pattern_on_the_command_line_is_a_warning_not_a_trace
 
 def test_an_index_dir_inside_the_workspace_is_never_indexed(workspace):
     index_dir = workspace / "idx"
-    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, index_path=index_dir)
     first = index.sync()
     again = index.sync()  # the first commit changed manifest.json and meta.json inside the workspace
     assert first.files == 3 and again.files == 3

@@ -31,7 +31,7 @@ def test_a_question_in_words_prefers_the_doc_over_code_and_tests(tmp_path: Path)
     code = "def skip_secret_files(index, files):\n    # secret files index skipped\n    return [f for f in files if not index.secret(f)]\n"
     (root / "src" / "secrets_filter.py").write_text(code)
     (root / "tests" / "test_secrets.py").write_text("def test_secret_files_skipped(index):\n    assert index.secret('.env')  # secret files index\n")
-    index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    index = WorkspaceIndex(root, index_path=tmp_path / "idx")
     index.sync()
     ranked = [h.chunk.path for h in index.search("How are secret files kept out of the index?").hits]
     assert ranked[0] == "docs/secrets.md"

@@ -22,7 +22,7 @@ def paths_of(result) -> list[str]:
 
 
 def test_first_sync_indexes_and_search_cites_exact_lines(workspace, index_dir):
-    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, index_path=index_dir)
     report = index.sync()
     assert report.files == 3 and report.added == 3 and report.chunks >= 3
     result = index.search("how are retries configured")
@@ -37,7 +37,7 @@ def test_first_sync_indexes_and_search_cites_exact_lines(workspace, index_dir):
 
 
 def test_identifier_subwords_and_exact_symbols(workspace, index_dir):
-    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, index_path=index_dir)
     index.sync()
     for query in ("http response", "HTTPResponse", "httpResponse", "http_response"):
         hit = index.search(query).hits[0]
@@ -49,7 +49,7 @@ def test_identifier_subwords_and_exact_symbols(workspace, index_dir):
 
 
 def test_unchanged_resync_reads_nothing_and_changes_are_picked_up(workspace, index_dir):
-    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, index_path=index_dir)
     index.sync()
     again = index.sync()
     assert again.added == again.updated == again.removed == 0
@@ -67,13 +67,13 @@ def test_unchanged_resync_reads_nothing_and_changes_are_picked_up(workspace, ind
     index.close()
 
     # A new process (a new WorkspaceIndex) trusts the manifest: nothing re-read.
-    reopened = WorkspaceIndex(workspace, index_dir=index_dir)
+    reopened = WorkspaceIndex(workspace, index_path=index_dir)
     assert reopened.sync().bytes_read == 0
     reopened.close()
 
 
 def test_update_paths_and_overlay(workspace, index_dir):
-    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, index_path=index_dir)
     index.sync()
     extra = workspace / "docs" / "cache.md"
     extra.write_text("# Caching\n\nResponses are cached for five minutes by the memoizer.\n")
@@ -95,13 +95,13 @@ def test_update_paths_and_overlay(workspace, index_dir):
 
 
 def test_schema_version_change_rebuilds(workspace, index_dir):
-    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, index_path=index_dir)
     index.sync()
     index.close()
     del index
     version_file = index_dir / "ragls-index.json"
     version_file.write_text(json.dumps({"schema_version": SCHEMA_VERSION - 1}))
-    reopened = WorkspaceIndex(workspace, index_dir=index_dir)
+    reopened = WorkspaceIndex(workspace, index_path=index_dir)
     assert any("rebuilding" in m for m in reopened.messages)
     assert reopened.stats().chunks == 0
     report = reopened.sync()
@@ -127,7 +127,7 @@ _INDEXES: dict[Path, WorkspaceIndex] = {}
 def _shared_index(workspace: Path, index_dir: Path) -> WorkspaceIndex:
     # hypothesis re-enters the test with the same fixtures: index once per fixture instance
     if index_dir not in _INDEXES:
-        _INDEXES[index_dir] = WorkspaceIndex(workspace, index_dir=index_dir)
+        _INDEXES[index_dir] = WorkspaceIndex(workspace, index_path=index_dir)
         _INDEXES[index_dir].sync()
     return _INDEXES[index_dir]
 
@@ -156,7 +156,7 @@ def test_kill_9_mid_index_leaves_a_usable_index_and_the_next_run_catches_up(tmp_
     proc.wait()
     assert still_running, "indexing finished before it could be killed; make the tree bigger"
 
-    index = WorkspaceIndex(root, index_dir=index_dir)
+    index = WorkspaceIndex(root, index_path=index_dir)
     before = index.stats()
     assert 0 < before.files < 6000  # the last commit, not everything
     assert index.search("frobnicator setting").hits  # opens and answers
@@ -171,14 +171,14 @@ def test_a_second_process_gets_a_read_only_index_with_a_message(workspace, index
         [sys.executable, "-c", (
             "import sys, time\n"
             "from ragls.index.workspace_index import WorkspaceIndex\n"
-            f"ix = WorkspaceIndex({str(workspace)!r}, index_dir=__import__('pathlib').Path({str(index_dir)!r}))\n"
+            f"ix = WorkspaceIndex({str(workspace)!r}, index_path=__import__('pathlib').Path({str(index_dir)!r}))\n"
             "ix.sync(); print('ready', flush=True); time.sleep(60)\n"
         )],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        second = WorkspaceIndex(workspace, index_dir=index_dir)
+        second = WorkspaceIndex(workspace, index_path=index_dir)
         report = second.sync()
         assert second.stats().read_only
         assert any("another ragls process" in m for m in report.messages)
@@ -198,7 +198,7 @@ def test_worker_processes_that_cannot_start_fall_back_to_in_process(tmp_path):
     program = (
         "from pathlib import Path\n"
         "from ragls.index.workspace_index import WorkspaceIndex\n"
-        f"ix = WorkspaceIndex({str(root)!r}, index_dir=Path({str(tmp_path / 'idx')!r}))\n"
+        f"ix = WorkspaceIndex({str(root)!r}, index_path=Path({str(tmp_path / 'idx')!r}))\n"
         "print(ix.sync().files)\n"
     )
     # Markdown on a small machine would be prepared in-process anyway: ask for a worker.
@@ -210,7 +210,7 @@ def test_worker_processes_that_cannot_start_fall_back_to_in_process(tmp_path):
 
 
 def test_update_paths_with_a_removed_folder_drops_everything_under_it(workspace, index_dir):
-    index = WorkspaceIndex(workspace, index_dir=index_dir)
+    index = WorkspaceIndex(workspace, index_path=index_dir)
     index.sync()
     import shutil
 
@@ -223,22 +223,22 @@ def test_update_paths_with_a_removed_folder_drops_everything_under_it(workspace,
 
 def test_worker_count_follows_the_work(monkeypatch, tmp_path):
     from ragls.core.workspace import WorkspaceFile
-    from ragls.index import workspace_index as wi
+    from ragls.index import parallel
 
-    assert 1 <= wi._available_cpus() <= (os.cpu_count() or 1)
+    assert 1 <= parallel.available_cpus() <= (os.cpu_count() or 1)
 
     def files(suffix, n=300, size=10_000):
         return [WorkspaceFile(f"f{i}{suffix}", tmp_path / f"f{i}{suffix}", size, 0) for i in range(n)]
 
     monkeypatch.delenv("RAGLS_INDEX_WORKERS", raising=False)
-    monkeypatch.setattr(wi, "_available_cpus", lambda: 2)
-    assert wi._worker_count(files(".py")) == 1  # code: preparing outweighs Tantivy
-    assert wi._worker_count(files(".md")) == 0  # prose: a worker would only add start-up and pickling
-    assert wi._worker_count(files(".py", n=50)) == 0  # too little to pay for a process
-    monkeypatch.setattr(wi, "_available_cpus", lambda: 8)
-    assert wi._worker_count(files(".md")) == 4
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 2)
+    assert parallel.worker_count(files(".py")) == 1  # code: preparing outweighs Tantivy
+    assert parallel.worker_count(files(".md")) == 0  # prose: a worker would only add start-up and pickling
+    assert parallel.worker_count(files(".py", n=50)) == 0  # too little to pay for a process
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 8)
+    assert parallel.worker_count(files(".md")) == 4
     monkeypatch.setenv("RAGLS_INDEX_WORKERS", "2")
-    assert wi._worker_count(files(".md")) == 2
+    assert parallel.worker_count(files(".md")) == 2
 
 
 def _code_tree(root: Path, files: int, functions: int) -> None:
@@ -251,28 +251,28 @@ def _code_tree(root: Path, files: int, functions: int) -> None:
 
 def _count_in_process_preparation(monkeypatch) -> list[str]:
     """Files prepared in this process; a worker process calls the real function, uncounted."""
-    from ragls.index import workspace_index as wi
+    from ragls.index import parallel
 
     prepared_here: list[str] = []
-    real = wi.prepare_file
+    real = parallel.prepare_file
 
     def counting(rel, *args):
         prepared_here.append(rel)
         return real(rel, *args)
 
-    monkeypatch.setattr(wi, "prepare_file", counting)
+    monkeypatch.setattr(parallel, "prepare_file", counting)
     return prepared_here
 
 
 def test_work_shared_between_this_thread_and_a_worker_indexes_every_file_once(monkeypatch, tmp_path):
     root = tmp_path / "code"
     _code_tree(root, files=260, functions=120)
-    reference = WorkspaceIndex(root, index_dir=tmp_path / "in-process")
+    reference = WorkspaceIndex(root, index_path=tmp_path / "in-process")
     monkeypatch.setenv("RAGLS_INDEX_WORKERS", "0")
     expected = reference.sync()
     monkeypatch.setenv("RAGLS_INDEX_WORKERS", "1")
     prepared_here = _count_in_process_preparation(monkeypatch)
-    shared = WorkspaceIndex(root, index_dir=tmp_path / "shared")
+    shared = WorkspaceIndex(root, index_path=tmp_path / "shared")
     report = shared.sync()
     assert report.files == expected.files == 260 and report.added == 260
     assert report.chunks == expected.chunks > 260
@@ -285,21 +285,21 @@ def test_work_shared_between_this_thread_and_a_worker_indexes_every_file_once(mo
 def test_cancelling_a_shared_sync_keeps_what_was_committed_and_the_next_sync_catches_up(monkeypatch, tmp_path):
     import threading
 
-    from ragls.index import workspace_index as wi
+    from ragls.index import parallel
 
     root = tmp_path / "code"
     _code_tree(root, files=300, functions=200)
     monkeypatch.setenv("RAGLS_INDEX_WORKERS", "1")
     pools = []
-    monkeypatch.setattr(wi, "ProcessPoolExecutor", lambda *a, **k: pools.append(ProcessPoolExecutor(*a, **k)) or pools[-1])
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", lambda *a, **k: pools.append(ProcessPoolExecutor(*a, **k)) or pools[-1])
     cancel = threading.Event()
-    index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    index = WorkspaceIndex(root, index_path=tmp_path / "idx")
     report = index.sync(progress=lambda p: cancel.set() if p.done_files >= 50 else None, cancel=cancel)
     assert len(pools) == 1  # the sync that was cancelled had a worker
     assert any("cancelled" in m for m in report.messages)
     assert 50 <= report.files < 300
     index.close()
-    again = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    again = WorkspaceIndex(root, index_path=tmp_path / "idx")
     caught_up = again.sync()
     assert caught_up.files == 300 and caught_up.added == 300 - report.files
 
@@ -317,7 +317,7 @@ def test_greek_letters_match_their_names_and_results_show_the_text_as_written(tm
     written = "# Cytokines\n\nMice without IFN-γ resist myocarditis.\nThe αvβ8 integrin activates TGF-β.\n"
     (root / "notes" / "cytokines.md").write_text(written)
     (root / "notes" / "other.md").write_text("# Other\n\nMice without a receptor resist nothing.\n")
-    index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    index = WorkspaceIndex(root, index_path=tmp_path / "idx")
     index.sync()
     for query in ("IFN-gamma myocarditis", "IFN-γ myocarditis", "alphavbeta8 integrin", "αvβ8"):
         hit = index.search(query).hits[0]
@@ -336,7 +336,7 @@ def test_a_method_is_found_by_the_words_of_its_class(tmp_path):
         "class RetryBudget:\n    def refill(self):\n" + body + "\n\n"
         "class TokenBucket:\n    def refill(self):\n" + body
     )
-    index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    index = WorkspaceIndex(root, index_path=tmp_path / "idx")
     index.sync()
     for query, expected in (("retry budget refill", "RetryBudget.refill"), ("token bucket refill", "TokenBucket.refill")):
         methods = [h.chunk for h in index.search(query).hits if any(s.endswith(".refill") for s in h.chunk.symbols)]
@@ -350,7 +350,7 @@ def test_names_with_greek_letters_are_found_by_their_spelled_out_names(tmp_path)
     root.mkdir()
     (root / "stats.py").write_text("def σ_max(values):\n    return 3 * spread(values)\n")
     (root / "other.py").write_text("def sigma_limit(values):\n    return max(values)\n")
-    index = WorkspaceIndex(root, index_dir=tmp_path / "idx")
+    index = WorkspaceIndex(root, index_path=tmp_path / "idx")
     index.sync()
     for query in ("σ_max", "sigma_max", "σ max"):
         top = index.search(query, explain=True).hits[0]
@@ -365,11 +365,11 @@ def test_a_sync_without_the_c_speedups_says_so_and_indexes_the_same(tmp_path, mo
     import logging
 
     from ragls.core import identifiers
-    from ragls.index import workspace_index
+    from ragls.index import parallel, workspace_index
 
     root = tmp_path / "ws"
     root.mkdir()
-    for i in range(workspace_index._PARALLEL_MIN_FILES):
+    for i in range(parallel.PARALLEL_MIN_FILES):
         (root / f"m{i}.py").write_text(f"def helper_{i}():\n    return {i}\n")
     for i in range(1, 4):  # found only through the camelCase sub-words
         (root / f"r{i}.py").write_text(f"class HTTPResponse{i}:\n    def readAll(self):\n        return {i}\n")
@@ -379,7 +379,7 @@ def test_a_sync_without_the_c_speedups_says_so_and_indexes_the_same(tmp_path, mo
         monkeypatch.setattr(identifiers, "camel_words", identifiers.camel_words if native else identifiers._camel_words_python)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="ragls.index.workspace_index"):
-            index = WorkspaceIndex(root, index_dir=tmp_path / f"index-{native}")
+            index = WorkspaceIndex(root, index_path=tmp_path / f"index-{native}")
             index.sync()
         hits = index.search("read all", limit=50, max_per_file=1).hits
         # (sorted: equal scores come back in Tantivy's document order, which its threads decide)

@@ -29,9 +29,9 @@ def _paths(index: WorkspaceIndex, query: str) -> list[str]:
 
 def test_a_second_instance_follows_the_owner_and_sees_each_commit(workspace, tmp_path):
     index_dir = tmp_path / "index"
-    owner = WorkspaceIndex(workspace, index_dir=index_dir)
+    owner = WorkspaceIndex(workspace, index_path=index_dir)
     owner.sync()
-    follower = WorkspaceIndex(workspace, index_dir=index_dir)
+    follower = WorkspaceIndex(workspace, index_path=index_dir)
     try:
         report = follower.sync()  # asks for the writer, gets none: follows instead
         assert follower.read_only and not owner.read_only
@@ -54,9 +54,9 @@ def test_a_second_instance_follows_the_owner_and_sees_each_commit(workspace, tmp
 
 def test_the_follower_takes_over_when_the_owner_closes_and_catches_up(workspace, tmp_path):
     index_dir = tmp_path / "index"
-    owner = WorkspaceIndex(workspace, index_dir=index_dir)
+    owner = WorkspaceIndex(workspace, index_path=index_dir)
     owner.sync()
-    follower = WorkspaceIndex(workspace, index_dir=index_dir)
+    follower = WorkspaceIndex(workspace, index_path=index_dir)
     try:
         follower.sync()
         assert follower.read_only
@@ -76,7 +76,7 @@ def test_the_follower_takes_over_when_the_owner_closes_and_catches_up(workspace,
         follower.close()
         owner.close()
     # and the index it leaves is whole: a new owner re-reads nothing
-    reopened = WorkspaceIndex(workspace, index_dir=index_dir)
+    reopened = WorkspaceIndex(workspace, index_path=index_dir)
     try:
         again = reopened.sync()
         assert (again.added, again.updated, again.removed, again.unchanged, again.files) == (0, 0, 0, 2, 2)
@@ -90,7 +90,7 @@ def test_a_follower_takes_the_writer_when_the_owning_process_is_killed(workspace
     script = textwrap.dedent(f"""
         import sys, time
         from ragls.index.workspace_index import WorkspaceIndex
-        index = WorkspaceIndex({str(workspace)!r}, index_dir=__import__("pathlib").Path({str(index_dir)!r}))
+        index = WorkspaceIndex({str(workspace)!r}, index_path=__import__("pathlib").Path({str(index_dir)!r}))
         index.sync()
         print("ready", flush=True)
         time.sleep(600)
@@ -98,7 +98,7 @@ def test_a_follower_takes_the_writer_when_the_owning_process_is_killed(workspace
     owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert owner.stdout.readline().strip() == "ready"
-        follower = WorkspaceIndex(workspace, index_dir=index_dir)
+        follower = WorkspaceIndex(workspace, index_path=index_dir)
         try:
             follower.sync()
             assert follower.read_only and follower.try_take_writer() is False
@@ -120,13 +120,13 @@ def test_opening_waits_while_another_process_opens_or_rebuilds(workspace, tmp_pa
     import threading
 
     index_dir = tmp_path / "index"
-    WorkspaceIndex(workspace, index_dir=index_dir).close()
+    WorkspaceIndex(workspace, index_path=index_dir).close()
     lock = index_dir / ".ragls-opening.lock"
     assert lock.exists()
     opened: list[WorkspaceIndex] = []
     with open(lock, "a") as held:  # what another process holds while it creates or rebuilds
         fcntl.flock(held, fcntl.LOCK_EX)
-        opener = threading.Thread(target=lambda: opened.append(WorkspaceIndex(workspace, index_dir=index_dir)))
+        opener = threading.Thread(target=lambda: opened.append(WorkspaceIndex(workspace, index_path=index_dir)))
         opener.start()
         opener.join(0.5)
         assert opener.is_alive() and not opened  # it waits: it never opens a half-made index

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ragls.core.requests import AnswerRequest
 from ragls.model.backend import ModelUnavailable
 from ragls.model.gguf_header import GGUFHeaderError, context_that_fits, read_header
 from ragls.model.host import ModelHost
@@ -107,7 +108,7 @@ def test_the_model_file_deleted_while_loaded_keeps_answering(model_files, tmp_pa
     shutil.copy(model_files.model, copy)
     host = loaded(settings_for(copy))
     copy.unlink()
-    answer = host.answer("How many retries?", hits)
+    answer = host.answer(AnswerRequest("How many retries?"), hits)
     assert answer.source.startswith("model:")
     assert any("was deleted" in w for w in host.status().warnings)
     host.close()
@@ -121,8 +122,8 @@ def test_the_model_file_replaced_while_loaded_is_reloaded(model_files, tmp_path:
     replacement = gguf_factory.write_model(tmp_path / "new.gguf", seed=5)
     os.replace(replacement, copy)  # how a download or a re-quantisation lands
     with pytest.raises(ModelUnavailable, match="changed on disk"):
-        host.answer("How many retries?", hits)
+        host.answer(AnswerRequest("How many retries?"), hits)
     assert host.wait_ready(60)
     assert host.status().process_id != before
-    assert host.answer("How many retries?", hits).source.startswith("model:")
+    assert host.answer(AnswerRequest("How many retries?"), hits).source.startswith("model:")
     host.close()

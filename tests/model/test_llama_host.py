@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
+from ragls.core.requests import AnswerHooks, AnswerRequest, GenerationRequest
 from ragls.core import grammar, prompting
 from ragls.core.types import Hit
 from ragls.model import ModelHost, ModelUnavailable
@@ -65,12 +66,12 @@ def test_loads_in_background_and_streams(model_files: ModelFiles, hits: list[Hit
         host.start()
         assert host.status().state == "loading"
         with pytest.raises(ModelUnavailable):
-            host.answer("q", hits)
+            host.answer(AnswerRequest("q"), hits)
     assert host.wait_ready(30)
     status = host.status()
     assert status.state == "ready" and "context 1024" in status.detail and status.path == str(model_files.model)
     deltas: list[str] = []
-    answer = host.answer("How many retries?", hits, temperature=1.0, seed=3, on_delta=deltas.append)
+    answer = host.answer(AnswerRequest("How many retries?", temperature=1.0, seed=3), hits, AnswerHooks(on_delta=deltas.append))
     assert len(deltas) > 1  # streamed piece by piece
     assert "".join(deltas).startswith(answer.text)  # the final text is the streamed text (maybe cut back)
     assert answer.source == "model:tiny.gguf"
@@ -102,7 +103,7 @@ def test_per_request_adapters_switch_without_reload(host: ModelHost, hits: list[
 
     def streamed(adapters: list[tuple[str, float]]) -> str:
         deltas: list[str] = []
-        host.answer("What is the retry count?", hits, adapters=adapters, temperature=0.0, max_tokens=40, on_delta=deltas.append)
+        host.answer(AnswerRequest("What is the retry count?", adapters=adapters, temperature=0.0, max_tokens=40), hits, AnswerHooks(on_delta=deltas.append))
         return "".join(deltas)
 
     base1 = streamed([])
@@ -119,7 +120,7 @@ def test_adapter_for_another_model_is_refused_cleanly(host: ModelHost, hits: lis
     assert status.state == "ready"
     assert [a.name for a in status.adapters] == ["a", "b"]
     assert any("'other'" in w and "refused" in w for w in status.warnings)
-    answer = host.answer("q", hits, adapters=[("other", 1.0)], max_tokens=20)
+    answer = host.answer(AnswerRequest("q", adapters=[("other", 1.0)], max_tokens=20), hits)
     assert any("'other' is not loaded" in w for w in answer.warnings)
 
 
@@ -146,7 +147,7 @@ def test_bad_model_gives_failed_state_with_reason(model_files: ModelFiles, which
     status = host.status()
     assert status.state == "failed" and reason in status.detail, status.detail
     with pytest.raises(ModelUnavailable):
-        host.answer("q", hits)
+        host.answer(AnswerRequest("q"), hits)
     host.close()
 
 
@@ -155,14 +156,14 @@ def test_no_model_configured() -> None:
     host.start()
     assert host.status().state == "none" and not host.wait_ready(0.1)
     with pytest.raises(ModelUnavailable):
-        host.answer("q", [])
+        host.answer(AnswerRequest("q"), [])
 
 
 def test_model_without_chat_template_uses_fallback(model_files: ModelFiles, hits: list[Hit]) -> None:
     host = ModelHost(settings_for(model_files, path=str(model_files.no_template), adapters=()))
     host.start()
     assert host.wait_ready(30)
-    assert host.answer("q", hits, max_tokens=30, temperature=1.0, seed=1).source == "model:no_template.gguf"
+    assert host.answer(AnswerRequest("q", max_tokens=30, temperature=1.0, seed=1), hits).source == "model:no_template.gguf"
     host.close()
 
 
@@ -189,7 +190,7 @@ def test_grammar_every_sampled_output_parses_and_cites_only_given_passages(host:
             gbnf = grammar.specialise(resources.grammar_template, passage_count=k, not_covered=not_covered, bounds=bounds)
             messages = [{"role": "system", "content": "x"}, {"role": "user", "content": f"question {i}"}]
             out = backend.generate(
-                messages, grammar=gbnf, adapters=[], temperature=2.0, seed=i, max_tokens=160, on_delta=None, cancel=None
+                GenerationRequest(tuple(messages), grammar=gbnf, adapters=(), temperature=2.0, seed=i, max_tokens=160)
             )
             assert out.finish_reason == "stop", out
             assert _parses_as_answer(out.text, k, bounds, not_covered), (k, out.text)
@@ -201,7 +202,7 @@ def test_grammar_every_sampled_output_parses_and_cites_only_given_passages(host:
 def test_host_answers_with_real_bounds_always_parse(host: ModelHost, hits: list[Hit]) -> None:
     resources = load_mode("answer")
     for seed in range(8):
-        answer = host.answer("How are retries configured?", hits, temperature=2.0, seed=seed, max_tokens=150)
+        answer = host.answer(AnswerRequest("How are retries configured?", temperature=2.0, seed=seed, max_tokens=150), hits)
         if answer.abstained:
             assert answer.text == resources.texts.not_covered and answer.citations == ()
             continue
@@ -213,8 +214,8 @@ def test_host_answers_with_real_bounds_always_parse(host: ModelHost, hits: list[
 
 
 def test_cancel_mid_generation_then_model_still_answers(host: ModelHost, hits: list[Hit]) -> None:
-    kwargs = dict(temperature=0.0, max_tokens=120, adapters=[])
-    reference = host.answer("Explain retries.", hits, **kwargs).text
+    request = AnswerRequest("Explain retries.", temperature=0.0, max_tokens=120, adapters=[])
+    reference = host.answer(request, hits).text
     cancel = threading.Event()
     deltas: list[str] = []
 
@@ -223,10 +224,10 @@ def test_cancel_mid_generation_then_model_still_answers(host: ModelHost, hits: l
         if len(deltas) == 5:
             cancel.set()
 
-    cancelled = host.answer("Explain retries.", hits, on_delta=on_delta, cancel=cancel, **kwargs)
+    cancelled = host.answer(request, hits, AnswerHooks(on_delta=on_delta, cancel=cancel))
     assert len(deltas) <= 6  # stops within a token
     assert any("cancelled" in w for w in cancelled.warnings)
-    again = host.answer("Explain retries.", hits, **kwargs)
+    again = host.answer(request, hits)
     assert again.text == reference  # the model is intact after the cancel
 
 
@@ -239,7 +240,7 @@ def answer_in_progress(host: ModelHost, hits: list[Hit]):
         started.set()
         release.wait(5)
 
-    worker = threading.Thread(target=host.answer, args=("q", hits), kwargs=dict(on_delta=slow, max_tokens=3))
+    worker = threading.Thread(target=host.answer, args=(AnswerRequest("q", max_tokens=3), hits, AnswerHooks(on_delta=slow)))
     worker.start()
     try:
         assert started.wait(10)
@@ -254,7 +255,7 @@ def test_cancel_while_waiting_for_the_model(host: ModelHost, hits: list[Hit]) ->
         cancel = threading.Event()
         cancel.set()
         t0 = time.monotonic()
-        answer = host.answer("other", hits, cancel=cancel)
+        answer = host.answer(AnswerRequest("other"), hits, AnswerHooks(cancel=cancel))
         assert time.monotonic() - t0 < 1.0 and answer.warnings == ("cancelled",)
 
 
@@ -266,7 +267,7 @@ def test_small_context_trims_passages_and_still_fits(model_files: ModelFiles, ma
     assert host.wait_ready(30)
     long_text = "\n".join(f"line {i}: the retry policy waits {i} seconds before the next attempt" for i in range(200))
     big = [make_hit(f"docs/big{i}.md", 1, long_text) for i in range(4)]
-    answer = host.answer("How long does it wait?", big, temperature=1.0, seed=2)
+    answer = host.answer(AnswerRequest("How long does it wait?", temperature=1.0, seed=2), big)
     assert any("left out" in w for w in answer.warnings)
     for citation in answer.citations:
         assert citation.end_line - citation.start_line < 199  # only a window of the lines was shown
@@ -293,6 +294,6 @@ def test_a_hover_does_not_queue_behind_a_running_answer(host: ModelHost, hits: l
     with answer_in_progress(host, hits):
         t0 = time.monotonic()
         with pytest.raises(ModelUnavailable, match="busy"):
-            host.answer("What is `send`?", hits, mode="hover", wait=False)
+            host.answer(AnswerRequest("What is `send`?", mode="hover"), hits, wait=False)
         assert time.monotonic() - t0 < 0.5
-    assert host.answer("What is `send`?", hits, mode="hover", wait=False, max_tokens=4).source.startswith("model:")
+    assert host.answer(AnswerRequest("What is `send`?", mode="hover", max_tokens=4), hits, wait=False).source.startswith("model:")

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ragls.core.requests import AnswerHooks, AnswerRequest
 from ragls.model import host as host_module
 from ragls.model.backend import ModelCrashed
 from ragls.model.host import ModelEvent, ModelHost
@@ -61,7 +62,7 @@ def test_a_process_killed_while_idle_is_restarted_before_the_next_question(model
     wait_for(lambda: host.status().state == "ready" and host.status().process_id not in (None, first))
     assert [e.kind for e in events] == ["ready", "crashed", "ready"]
     assert "SIGKILL" in events[1].message and "restarting" in events[1].message
-    assert host.answer("How many retries?", hits).source.startswith("model:")
+    assert host.answer(AnswerRequest("How many retries?"), hits).source.startswith("model:")
     host.close()
 
 
@@ -101,7 +102,7 @@ def test_a_worker_that_ignores_a_cancel_is_killed_and_restarted(model_files, hit
             cancel.set()
 
     with pytest.raises(ModelCrashed, match="did not stop within 2 s of a cancel"):
-        host.answer("How many retries?", hits, on_delta=freeze_then_cancel, cancel=cancel)
+        host.answer(AnswerRequest("How many retries?"), hits, AnswerHooks(on_delta=freeze_then_cancel, cancel=cancel))
     assert time.monotonic() - cancelled_at[0] < 2 + 4  # the grace period, then a kill (slack for a busy CI)
     wait_for(lambda: host.status().state == "ready" and host.status().process_id != pid)
     host.close()
@@ -116,9 +117,9 @@ def test_a_callback_that_raises_does_not_leave_the_worker_generating(model_files
         raise RuntimeError("client went away")
 
     with pytest.raises(RuntimeError, match="client went away"):
-        host.answer("How many retries?", hits, on_delta=explode)
+        host.answer(AnswerRequest("How many retries?"), hits, AnswerHooks(on_delta=explode))
     started = time.monotonic()
-    answer = host.answer("How many retries?", hits, max_tokens=8)
+    answer = host.answer(AnswerRequest("How many retries?", max_tokens=8), hits)
     assert answer.source.startswith("model:")
     assert time.monotonic() - started < 5  # not queued behind 2,000 tokens of the abandoned answer
     host.close()
@@ -178,9 +179,9 @@ def test_a_follow_up_question_reuses_the_prefix_cached_in_the_model_process(mode
     assert host.wait_ready(30)
     host._backend.reset_cache()
     cold: list[tuple[int, int]] = []
-    host.answer("How many retries?", hits, on_prompt=lambda done, total: cold.append((done, total)))
+    host.answer(AnswerRequest("How many retries?"), hits, AnswerHooks(on_prompt=lambda done, total: cold.append((done, total))))
     follow: list[tuple[int, int]] = []
-    host.answer("And the timeout?", hits, on_prompt=lambda done, total: follow.append((done, total)))
+    host.answer(AnswerRequest("And the timeout?"), hits, AnswerHooks(on_prompt=lambda done, total: follow.append((done, total))))
     host.close()
     assert cold and follow
     assert cold[0][0] <= 64  # read from the start, in slices

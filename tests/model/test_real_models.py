@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ragls.core.requests import AnswerHooks, AnswerRequest
 from ragls.answering import Answerer
 from ragls.core.types import Answer, Hit, SearchResult
 from ragls.model.host import ModelEvent, ModelHost
@@ -81,7 +82,7 @@ def test_smollm2_uses_its_chat_template_streams_and_cites_only_its_passages(smol
     assert status.process_id not in (None, os.getpid()) and status.rss_mb and status.rss_mb > 50  # weights live there
     hits = lease_hits(make_hit)
     deltas: list[str] = []
-    answer = smollm2.answer(QUESTION, hits, on_delta=deltas.append)
+    answer = smollm2.answer(AnswerRequest(QUESTION), hits, AnswerHooks(on_delta=deltas.append))
     assert answer.source == "model:SmolLM2-135M-Instruct.Q4_1.gguf"
     # The grounded guard streams one checked sentence at a time; together they are the answer.
     assert deltas and "".join(deltas) == answer.text, (deltas, answer.text)
@@ -103,7 +104,7 @@ def test_cancel_mid_generation_stops_within_a_quarter_second(smollm2: ModelHost,
     # is cached, so 0.3 s in, tokens are being generated (the answer takes seconds).
     timer = threading.Timer(0.3, cancel_soon)
     timer.start()
-    answer = smollm2.answer(QUESTION, lease_hits(make_hit), on_delta=lambda _: None, cancel=cancel, max_tokens=200)
+    answer = smollm2.answer(AnswerRequest(QUESTION, max_tokens=200), lease_hits(make_hit), AnswerHooks(on_delta=lambda _: None, cancel=cancel))
     timer.cancel()
     assert cancelled_at, "the answer ended before the cancel: nothing was measured"
     took = time.perf_counter() - cancelled_at[0]
@@ -124,14 +125,14 @@ def test_kill_9_mid_answer_still_answers_and_the_next_ask_uses_the_restarted_mod
             if host.status().process_id == first_pid:
                 os.kill(first_pid, signal.SIGKILL)
 
-        answer = answerer.ask(QUESTION, retrieved=retrieved, on_delta=kill_on_first_delta)
+        answer = answerer.ask(AnswerRequest(QUESTION), AnswerHooks(on_delta=kill_on_first_delta), retrieved=retrieved)
         assert answer.source == "extractive" and answer.citations, answer
         assert any("SIGKILL" in w for w in answer.warnings), answer.warnings
         assert host.wait_ready(60), host.status()
         status = host.status()
         assert status.process_id != first_pid and status.recent_crashes == 1 and status.last_crash.startswith("SIGKILL")
         assert [e.kind for e in events] == ["ready", "crashed", "ready"]
-        again = answerer.ask(QUESTION, retrieved=retrieved)
+        again = answerer.ask(AnswerRequest(QUESTION), retrieved=retrieved)
         assert again.source.startswith("model:"), again
     finally:
         host.close()
@@ -150,7 +151,7 @@ def test_a_segfault_is_named_in_the_answer(smollm2_gguf: Path, make_hit) -> None
                 killed.append(pid)
                 os.kill(pid, signal.SIGSEGV)
 
-        answer = answerer.ask(QUESTION, retrieved=retrieved, on_delta=segfault_once)
+        answer = answerer.ask(AnswerRequest(QUESTION), AnswerHooks(on_delta=segfault_once), retrieved=retrieved)
         assert answer.source == "extractive"
         assert any("SIGSEGV (segmentation fault)" in w for w in answer.warnings), answer.warnings
     finally:
@@ -162,9 +163,9 @@ def test_a_lora_of_smollm2s_shape_changes_the_answer_and_scale_zero_restores_it(
     assert [a.name for a in status.adapters] == ["smol"]
     assert any("'other'" in w and "refused" in w for w in status.warnings), status.warnings
     hits = lease_hits(make_hit)
-    base = smollm2.answer(QUESTION, hits, adapters=[])
-    tuned = smollm2.answer(QUESTION, hits, adapters=[("smol", 1.0)])
-    zero = smollm2.answer(QUESTION, hits, adapters=[("smol", 0.0)])
+    base = smollm2.answer(AnswerRequest(QUESTION, adapters=[]), hits)
+    tuned = smollm2.answer(AnswerRequest(QUESTION, adapters=[("smol", 1.0)]), hits)
+    zero = smollm2.answer(AnswerRequest(QUESTION, adapters=[("smol", 0.0)]), hits)
     assert base.text or base.abstained, base
     assert tuned.text != base.text
     assert zero.text == base.text
@@ -179,13 +180,13 @@ def test_gemma3_without_a_chat_template_answers_in_a_fallback_format_and_says_so
         status = host.status()
         assert any("no chat template" in w for w in status.warnings), status.warnings
         hits = lease_hits(make_hit)
-        modelled = host.answer(QUESTION, hits)
+        modelled = host.answer(AnswerRequest(QUESTION), hits)
         assert modelled.source.startswith("model:gemma-3")
         assert_citations_inside_passages(modelled, hits)
         # What the user gets: a base model often writes no complete cited sentence within
         # maxTokens (it lists line ranges); then the answer comes from the passages, and says why.
         answerer = Answerer(lambda: [], Settings(), model=host)
-        answer = answerer.ask(QUESTION, retrieved=SearchResult(query=QUESTION, hits=tuple(hits), covered=True))
+        answer = answerer.ask(AnswerRequest(QUESTION), retrieved=SearchResult(query=QUESTION, hits=tuple(hits), covered=True))
         assert answer.text and (answer.abstained or answer.citations), answer
         assert_citations_inside_passages(answer, hits)
         if modelled.text:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ragls.core.requests import AnswerHooks, AnswerRequest
 from ragls.core import grammar
 from ragls.core.types import Hit
 from ragls.model import ModelHost, ModelUnavailable
@@ -88,7 +89,7 @@ def test_remote_answers_stream_with_grammar_and_adapters(server: str, model_file
     streamed: list[list[str]] = []
     for seed in range(3):
         deltas: list[str] = []
-        answer = host.answer("How many retries?", hits, seed=seed, temperature=2.0, on_delta=deltas.append)
+        answer = host.answer(AnswerRequest("How many retries?", seed=seed, temperature=2.0), hits, AnswerHooks(on_delta=deltas.append))
         streamed.append(deltas)
         assert answer.source == "remote:tiny"
         # The server applied our grammar: a complete answer parses and cites only given passages.
@@ -99,7 +100,7 @@ def test_remote_answers_stream_with_grammar_and_adapters(server: str, model_file
 
     def greedy(adapters: list[tuple[str, float]]) -> str:
         deltas: list[str] = []
-        host.answer("What is the retry count?", hits, adapters=adapters, temperature=0.0, max_tokens=30, on_delta=deltas.append)
+        host.answer(AnswerRequest("What is the retry count?", adapters=adapters, temperature=0.0, max_tokens=30), hits, AnswerHooks(on_delta=deltas.append))
         return "".join(deltas)
 
     remote_base = greedy([])
@@ -132,4 +133,4 @@ def test_remote_unreachable_fails_cleanly(model_files: ModelFiles, hits: list[Hi
     assert not host.wait_ready(30)
     assert host.status().state == "failed" and "not reachable" in host.status().detail
     with pytest.raises(ModelUnavailable):
-        host.answer("q", hits)
+        host.answer(AnswerRequest("q"), hits)

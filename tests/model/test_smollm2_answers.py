@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ragls.core.requests import AnswerRequest
 from ragls.core import grammar, loops, prompting
 from ragls.core.types import Chunk, Hit
 from ragls.model.resources import load_mode
@@ -86,7 +87,7 @@ def assert_reads_like_an_answer(answer, max_sentences: int) -> None:
 
 def test_the_gateway_question_that_looped_now_reads_like_an_answer(host) -> None:
     question = "What is the role of the Infrastructure Provider in the design principles of Gateway API?"
-    answer = host.answer(question, gateway_hits(), mode="answer")
+    answer = host.answer(AnswerRequest(question, mode="answer"), gateway_hits())
     assert_reads_like_an_answer(answer, grammar.ANSWER_BOUNDS.max_sentences)
     # the cited lines are lines of the passages given, inside them
     for citation in answer.citations:
@@ -140,7 +141,7 @@ def test_hover_is_at_most_two_cited_sentences(host) -> None:
     hits = [
         page_hit("concepts_architecture_leases.md", 1, 40, ("Leases",)),
     ]
-    answer = host.answer("What is `Lease`?", hits, mode="hover")
+    answer = host.answer(AnswerRequest("What is `Lease`?", mode="hover"), hits)
     if answer.abstained:
         assert answer.citations == () and answer.text == NOT_COVERED
         return

@@ -109,7 +109,7 @@ def indexed(workspace: Path, tmp_path: Path):
     from ragls.index.workspace_index import WorkspaceIndex
     from ragls.settings import Settings
 
-    index = WorkspaceIndex(workspace, index_dir=tmp_path / "idx")
+    index = WorkspaceIndex(workspace, index_path=tmp_path / "idx")
     index.sync()
     answerer = Answerer(lambda: [index], Settings())
     yield workspace, index, lambda question, k: answerer.retrieve(question, passages=k)

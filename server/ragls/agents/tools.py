@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ragls.core.chunking import split_lines
+from ragls.core.requests import AnswerHooks, AnswerRequest
 from ragls.core.types import Answer, Hit, SearchResult
 from ragls.errors import UserError
 from ragls.index.preparation import decode_text, redact_file_text
@@ -108,7 +109,7 @@ def ask(answerer: "Answerer", question: str, cancel: threading.Event | None = No
     """A cited answer (the model's when one is ready, else extractive), or "not covered".
     ``cancel``: set when the client cancelled the call (a model stops generating)."""
     question = _required_text(question, "question")
-    return answer_json(answerer.ask(question, cancel=cancel))
+    return answer_json(answerer.ask(AnswerRequest(question), AnswerHooks(cancel=cancel)))
 
 
 # --- read ----------------------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def folder_status(folder: Any) -> dict[str, Any]:
         "indexDir": str(folder.index_dir),
         # owner: this server writes the index; follower: another ragls process (an editor's
         # language server, another agent's server) writes it and this one reads its commits.
-        "role": "none" if index is None else ("follower" if stats.read_only else "owner"),
+        "role": "none" if index is None else stats.role,
         "files": stats.files if stats else 0,
         "chunks": stats.chunks if stats else 0,
         "indexing": indexing,

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ragls.core.requests import AnswerHooks, AnswerRequest
 from ragls.evaluation.answers import (
     ConfigSummary, Progress, dumps, file_reader, format_per_query, format_table, load_answer_questions,
     run_config, to_json,
@@ -81,7 +82,7 @@ def run_answers(args: argparse.Namespace, params) -> int:
     try:
         index = target.index
         extractive = Answerer(lambda: [index], Settings())
-        summaries.append(run_config("extractive", questions, lambda q, d: extractive.ask(q, on_delta=d), read_lines, progress=progress))
+        summaries.append(run_config("extractive", questions, lambda q, d: extractive.ask(AnswerRequest(q), AnswerHooks(on_delta=d)), read_lines, progress=progress))
         if args.model:
             from ragls.model.host import ModelHost
 
@@ -100,7 +101,7 @@ def run_answers(args: argparse.Namespace, params) -> int:
                 modelled = Answerer(lambda: [index], settings, model=host)
                 for name, chosen in columns:
                     summaries.append(
-                        run_config(name, questions, lambda q, d, chosen=chosen: modelled.ask(q, on_delta=d, adapters=chosen), read_lines, progress=progress)
+                        run_config(name, questions, lambda q, d, chosen=chosen: modelled.ask(AnswerRequest(q, adapters=chosen), AnswerHooks(on_delta=d)), read_lines, progress=progress)
                     )
     finally:
         if host is not None:

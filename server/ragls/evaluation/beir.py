@@ -142,7 +142,7 @@ class BeirIndex:
     def rank(self, question: str, depth: int = 100) -> Ranked:
         # rank(): the retrieval pipeline without snippets (presentation is not retrieval latency)
         ranking = self.retriever.rank(question, limit=depth, max_per_file=1)
-        return Ranked(tuple(chunk.path for _, chunk, _ in ranking.hits), ranking.covered, ranking.confidence)
+        return Ranked(tuple(ranked.chunk.path for ranked in ranking.hits), ranking.covered, ranking.confidence)
 
     def close(self) -> None:
         if self._tmp is not None:

@@ -73,7 +73,7 @@ class WorkspaceEval:
         if index_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="ragls-eval-")
             index_dir = self._tmp.name
-        self.index = WorkspaceIndex(root, settings, index_dir=Path(index_dir))
+        self.index = WorkspaceIndex(root, settings, index_path=Path(index_dir))
         self.report = self.index.sync()
         if params is not None:  # tuning experiments only; the server uses the defaults
             from ragls.index.retrieval import Retriever
@@ -83,7 +83,7 @@ class WorkspaceEval:
     def rank(self, question: str, depth: int = 100) -> Ranked:
         # The server's retriever, without snippets (presentation is not retrieval latency).
         ranking = self.index.retriever.rank(question, limit=depth, max_per_file=1)
-        return Ranked(tuple(chunk.path for _, chunk, _ in ranking.hits), ranking.covered, ranking.confidence)
+        return Ranked(tuple(ranked.chunk.path for ranked in ranking.hits), ranking.covered, ranking.confidence)
 
     def close(self) -> None:
         self.index.close()

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ragls.core.chunking import chunk_document, language_for
 from ragls.core.identifiers import camel_subwords, split_identifier, subword_tokens
@@ -58,11 +59,19 @@ def symbols_text(symbols: tuple[str, ...]) -> str:
     return " ".join(t for t in terms if not _WHITESPACE.search(t))
 
 
-# Everything a document needs, as plain picklable values: worker processes prepare these (the
-# Python-heavy part of indexing) and the single writer turns them into Tantivy documents.
-# ``text`` is None when the body is the chunk's text as written (nearly always); otherwise the body
-# has Greek letters spelled out for matching (``core.letters``) and ``text`` is what is shown.
-PreparedChunk = tuple  # (start, end, body, title, ident, symbols_text, meta_json_bytes, text)
+class PreparedChunk(NamedTuple):
+    """Everything a document needs, as plain picklable values: worker processes prepare these (the
+    Python-heavy part of indexing) and the single writer turns them into Tantivy documents
+    (``schema.prepared_to_document``)."""
+
+    start_line: int
+    end_line: int
+    body: str  # the chunk's text, Greek letters spelled out for matching (``core.letters``)
+    title: str  # ``title_text``
+    ident: str  # sub-words of the names in the text and of the defined symbols
+    symbols: str  # ``symbols_text``
+    meta: bytes  # ``meta_json``
+    text: str | None  # None when ``body`` is the chunk's text as written (nearly always); else what is shown
 
 # JSON string escaping in C, as json.dumps(..., ensure_ascii=False) does it. The meta object is
 # assembled around it by hand: the encoder's per-call set-up costs more than encoding one small
@@ -107,7 +116,7 @@ def prepare_chunk(chunk: Chunk) -> PreparedChunk:
     if symbols:
         ident += symbol_subwords(symbols)
     body = fold_letters(chunk.text)
-    return (
+    return PreparedChunk(
         chunk.start_line,
         chunk.end_line,
         body,
@@ -123,7 +132,7 @@ def prepare_chunk(chunk: Chunk) -> PreparedChunk:
 class PreparedFile:
     size: int  # bytes read
     digest: str | None
-    chunks: list | None  # prepared chunks; None when the content hash is unchanged
+    chunks: list[PreparedChunk] | None  # None when the content hash is unchanged
     error: str | None = None
     redacted: int = 0  # secret values replaced before chunking (core.secrets)
 

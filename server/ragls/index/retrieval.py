@@ -26,6 +26,7 @@ import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 import tantivy
 
@@ -168,8 +169,8 @@ class Retriever:
         fetched: dict = {}  # address -> chunk: fetching stored documents is most of a query's cost
         expansion: list[tuple[str, float]] = []
         if self.params.prf_docs > 0 and hits:
-            top = [(score, address, self._chunk(searcher, address, fetched)) for score, address in hits[: self.params.prf_docs]]
-            if self._needs_feedback(searcher, parts, top[0][2]):
+            top = [Candidate(score, address, self._chunk(searcher, address, fetched)) for score, address in hits[: self.params.prf_docs]]
+            if self._needs_feedback(searcher, parts, top[0].chunk):
                 expansion = self._feedback_terms(searcher, parts, top)
             if expansion:
                 fused = tantivy.Query.boolean_query(
@@ -177,7 +178,7 @@ class Retriever:
                     + [(tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.term_query(self._schema, "body", t), w)) for t, w in expansion]
                 )
                 hits = searcher.search(fused, limit=depth, count=False).hits
-        scored = [(score, address, self._chunk(searcher, address, fetched)) for score, address in hits]
+        scored = [Candidate(score, address, self._chunk(searcher, address, fetched)) for score, address in hits]
         if self.params.length_floor > 0 and self.params.length_floor_depth > 0 and scored:
             scored = self._floor_short_chunks(searcher, parts, scored)
         # Two best candidate scores per file (scored is best first).
@@ -200,7 +201,7 @@ class Retriever:
             ),
             key=lambda row: -row[0],
         )
-        ranked: list[tuple[float, Chunk, dict[str, float]]] = []
+        ranked: list[RankedChunk] = []
         per_file: dict[str, int] = {}
         for final, first, address, chunk in rescored:
             if per_file.get(chunk.path, 0) >= max_per_file:
@@ -211,11 +212,11 @@ class Retriever:
                 components.update(self._components(searcher, signals, address))
                 if expansion:
                     components["prf_terms"] = len(expansion)
-            ranked.append((final, chunk, components))
+            ranked.append(RankedChunk(final, chunk, components))
             if len(ranked) >= limit:
                 break
-        confidence = self.coverage(searcher, parts, ranked[0][1]) if ranked else 0.0
-        covered = bool(ranked) and (confidence >= self.params.min_coverage or self._symbol_hit(parts, ranked[0][1]))
+        confidence = self.coverage(searcher, parts, ranked[0].chunk) if ranked else 0.0
+        covered = bool(ranked) and (confidence >= self.params.min_coverage or self._symbol_hit(parts, ranked[0].chunk))
         return Ranking(parts, ranked, covered=covered, confidence=confidence)
 
     def _source_prior(self, parts: QueryParts, chunk: Chunk) -> float:
@@ -237,7 +238,7 @@ class Retriever:
             fetched[key] = document_to_chunk(searcher.doc(address))
         return fetched[key]
 
-    def _floor_short_chunks(self, searcher: tantivy.Searcher, parts: QueryParts, scored: list) -> list:
+    def _floor_short_chunks(self, searcher: tantivy.Searcher, parts: QueryParts, scored: list[Candidate]) -> list[Candidate]:
         """Re-score the best candidates: body BM25 with a floor on the length (see ``length_floor``).
 
         The correction is exact for Tantivy's BM25 (k1=1.2, b=0.75, same idf): it removes the body
@@ -262,7 +263,7 @@ class Retriever:
             # Cheap checks first (analysis is the cost here): English runs ~7 characters per token
             # (99% of k8s chunks under 12), and the word count is within a few % of the token count.
             if len(chunk.text) > 16 * floor or len(_WORDS.findall(chunk.text)) > 1.25 * floor:
-                rescored.append((score, address, chunk))
+                rescored.append(Candidate(score, address, chunk))
                 continue
             tokens = _analysed(chunk.text)
             if len(tokens) < floor:
@@ -271,8 +272,8 @@ class Retriever:
                     if token in idf:
                         freqs[token] = freqs.get(token, 0) + 1
                 score += p.body * (_bm25(freqs, idf, floor, avgdl) - _bm25(freqs, idf, len(tokens), avgdl))
-            rescored.append((score, address, chunk))
-        return sorted(rescored + scored[p.length_floor_depth :], key=lambda row: -row[0])
+            rescored.append(Candidate(score, address, chunk))
+        return sorted(rescored + scored[p.length_floor_depth :], key=lambda row: -row.score)
 
     def _average_length(self, searcher: tantivy.Searcher, field: str, stems: list[str]) -> float:
         """Tantivy's average length of ``field`` in tokens, read once per index size from a score explanation."""
@@ -298,9 +299,9 @@ class Retriever:
             return True
         return self.coverage(searcher, parts, best) < self.params.prf_gate
 
-    def _feedback_terms(self, searcher: tantivy.Searcher, parts: QueryParts, top: list) -> list[tuple[str, float]]:
+    def _feedback_terms(self, searcher: tantivy.Searcher, parts: QueryParts, top: list[Candidate]) -> list[tuple[str, float]]:
         """RM3-style expansion: frequent, not-too-common terms of the best chunks, weighted by P(w|R)."""
-        best = top[0][0]
+        best = top[0].score
         model: dict[str, float] = {}
         for score, _, chunk in top:
             terms = analyze_as_indexed(chunk.text)
@@ -406,12 +407,28 @@ class Retriever:
         return -math.log(min(share, 0.999))
 
 
+class Candidate(NamedTuple):
+    """A chunk Tantivy returned for the fused query, while it is being re-scored."""
+
+    score: float
+    address: Any  # tantivy.DocAddress: where the stored document is
+    chunk: Chunk
+
+
+class RankedChunk(NamedTuple):
+    """One entry of a ranking: the final score, the chunk and the score of each signal."""
+
+    score: float
+    chunk: Chunk
+    components: dict[str, float]
+
+
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """Ranked chunks before presentation: ``hits`` are ``(score, chunk, components)``, best first."""
+    """Ranked chunks before presentation (snippets), best first."""
 
     parts: QueryParts
-    hits: list
+    hits: list[RankedChunk]
     covered: bool
     confidence: float
 

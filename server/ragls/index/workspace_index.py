@@ -18,19 +18,15 @@ Invariants:
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import re
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -42,14 +38,15 @@ from ragls.core.identifiers import NATIVE_SPEEDUPS
 from ragls.core.types import SearchResult
 from ragls.core.workspace import IgnoreRules, check_file, discover
 from ragls.errors import IndexDirError
+from ragls.index.manifest import MANIFEST_FILE, Manifest, atomic_write, load_trusted, read_manifest, save_manifest, stat_key
+from ragls.index.parallel import PARALLEL_MIN_FILES, prepare_all
+from ragls.index.preparation import PreparedFile, prepare_file, redact_file_text
 from ragls.index.retrieval import Retriever
-from ragls.index.preparation import PreparedFile, prepare_batch, prepare_file, redact_file_text
 from ragls.index.schema import SCHEMA_VERSION, build_schema, chunk_to_document, prepared_to_document
 from ragls.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
-_MANIFEST = "manifest.json"
 _VERSION_FILE = "ragls-index.json"  # ragls' marker: a folder without it is not ours to empty
 # Everything ragls or Tantivy writes into an index folder: segment files (<uuid>.<ext>, deletes
 # <uuid>.<opstamp>.del), Tantivy's meta and lock files, our manifest, marker and their temp files.
@@ -63,12 +60,6 @@ _BUFFER_OK_REASONS = {"missing", "empty", "unreadable", "too-large", "binary"}
 # Commit at least this often during a long sync, so a kill loses little and readers see progress.
 _COMMIT_EVERY_FILES = 2000
 _COMMIT_EVERY_SECONDS = 10.0
-# Below this much work, starting worker processes costs more than it saves.
-_PARALLEL_MIN_FILES = 200
-_PARALLEL_MIN_BYTES = 2_000_000
-# Files handed to a worker at once: large enough that pickling and the pipe cost little per file.
-_BATCH_BYTES = 256_000
-_BATCH_FILES = 32
 # Held (flock) while an index is opened, so two processes never create or rebuild it at once.
 _OPENING_LOCK = ".ragls-opening.lock"
 # How often a server whose index is written by another process tries to take the writer over.
@@ -106,20 +97,33 @@ class IndexStats:
     files: int
     chunks: int
     last_update: float | None
-    index_dir: Path
+    index_path: Path  # the index folder itself
     skipped: Counter
-    read_only: bool
+    read_only: bool  # a follower: another process owns (writes) this index; this one reads its commits
     redacted: int = 0
 
+    @property
+    def role(self) -> str:
+        """``"owner"`` (this instance writes the index) or ``"follower"`` (it reads another
+        process's commits and takes over when that process exits)."""
+        return "follower" if self.read_only else "owner"
 
-def default_index_dir(root: Path) -> Path:
-    """A per-workspace folder in the user's cache directory (never inside the workspace)."""
+
+def default_index_path(root: Path, index_parent: str | Path | None = None) -> Path:
+    """The index folder of the workspace ``root``: a per-workspace folder (name and a digest of the
+    path) in ``index_parent``, by default in the user's cache directory (never inside the
+    workspace). One index per workspace: one writer per index."""
     import platformdirs
 
     resolved = root.resolve()
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in resolved.name) or "root"
-    return Path(platformdirs.user_cache_dir("ragls")) / "indexes" / f"{name}-{digest}"
+    parent = Path(index_parent).expanduser().resolve() if index_parent else Path(platformdirs.user_cache_dir("ragls")) / "indexes"
+    return parent / f"{name}-{digest}"
+
+
+# The name lsp/workspaces.py imports; it returns the default parent's folder, as it always did.
+default_index_dir = default_index_path
 
 
 def _is_access_error(exc: Exception) -> bool:
@@ -128,21 +132,33 @@ def _is_access_error(exc: Exception) -> bool:
 
 
 class WorkspaceIndex:
+    """The index of one workspace.
+
+    Two names, two meanings: ``index_path`` is the index folder itself (Tantivy's files, the
+    manifest, ragls' marker); ``settings.index_dir`` (the ``index.indexDir`` setting, ``ragls mcp
+    --index-dir``) is an *index parent*, the folder that holds one index per workspace. Without an
+    ``index_path`` the index is ``default_index_path(root, settings.index_dir)``, as the language
+    server and ``ragls mcp`` place it.
+    """
+
     def __init__(
         self,
         root: str | Path,
         settings: IndexSettings = IndexSettings(),
         *,
-        index_dir: Path | None = None,
+        index_path: Path | None = None,
         log: logging.Logger | None = None,
+        index_dir: Path | None = None,
     ) -> None:
+        """``index_dir``: the old name of ``index_path`` (the index folder itself), still taken
+        from callers outside ``index/`` (lsp/workspaces.py, training/cli.py)."""
         self.root = Path(root).resolve()
         if not self.root.is_dir():
             raise NotADirectoryError(f"workspace folder does not exist: {self.root}")
         self.settings = settings
         self.log = log or logging.getLogger(__name__)
-        chosen = index_dir or (Path(settings.index_dir) if settings.index_dir else None)
-        self.index_dir = (chosen or default_index_dir(self.root)).expanduser().resolve()
+        chosen = index_path or index_dir
+        self.index_path = (Path(chosen) if chosen else default_index_path(self.root, settings.index_dir)).expanduser().resolve()
         self._write_lock = threading.RLock()
         self._writer: tantivy.IndexWriter | None = None
         self._read_only = False  # another process holds the writer: follow its commits
@@ -157,7 +173,7 @@ class WorkspaceIndex:
         self._rules = self._new_rules()
         self.messages.extend(self._rules.warnings)
         self._fresh = False
-        with _opening_lock(self.index_dir, self._claim_index_dir):
+        with _opening_lock(self.index_path, self._claim_index_path):
             self._index = self._open_index()
         self._manifest: dict[str, dict] = self._load_manifest()
         self.retriever = Retriever(self._index)
@@ -165,41 +181,42 @@ class WorkspaceIndex:
     # --- opening -----------------------------------------------------------------------------
 
     def _open_index(self) -> tantivy.Index:
-        version_file = self.index_dir / _VERSION_FILE
+        version_file = self.index_path / _VERSION_FILE
         found = None
         try:
             found = json.loads(version_file.read_text()).get("schema_version")
         except (OSError, ValueError, AttributeError):
             found = "unreadable"
-        has_index = (self.index_dir / "meta.json").exists()
+        has_index = (self.index_path / "meta.json").exists()
         if has_index and found != SCHEMA_VERSION:
             self._note(
-                f"index at {self.index_dir} has schema version {found}, this ragls uses "
+                f"index at {self.index_path} has schema version {found}, this ragls uses "
                 f"{SCHEMA_VERSION}: rebuilding it"
             )
-            self._wipe_index_dir()
+            self._wipe_index_path()
             has_index = False
         self._fresh = not has_index  # a new index holds nothing, whatever a leftover manifest says
         schema = build_schema()
         try:
-            index = tantivy.Index(schema, path=str(self.index_dir), reuse=has_index)
+            index = tantivy.Index(schema, path=str(self.index_path), reuse=has_index)
         except ValueError as exc:
             if _is_access_error(exc):
                 # Not corruption: another process, permissions or a lock file we cannot take.
                 # Rebuilding would destroy an index that may be fine (and in use): refuse instead.
-                raise IndexDirError(f"cannot open the index at {self.index_dir} ({exc}); nothing was changed") from exc
-            self._note(f"index at {self.index_dir} could not be opened ({exc}): rebuilding it")
-            self._wipe_index_dir()
+                raise IndexDirError(f"cannot open the index at {self.index_path} ({exc}); nothing was changed") from exc
+            self._note(f"index at {self.index_path} could not be opened ({exc}): rebuilding it")
+            self._wipe_index_path()
             self._fresh = True
-            index = tantivy.Index(schema, path=str(self.index_dir), reuse=False)
-        _atomic_write(version_file, json.dumps({"schema_version": SCHEMA_VERSION, "root": str(self.root)}))
+            index = tantivy.Index(schema, path=str(self.index_path), reuse=False)
+        atomic_write(version_file, json.dumps({"schema_version": SCHEMA_VERSION, "root": str(self.root)}))
         return index
 
     def _new_rules(self) -> IgnoreRules:
-        # The index folder (and the server's parent of all index folders) is never indexed, even
-        # when a user puts it inside the workspace: every commit would change it and start a loop.
+        # The index folder (and the parent of all index folders) is never indexed, even when a user
+        # puts it inside the workspace: every commit would change it and start a loop.
         inside = []
-        for folder in {self.index_dir, *( [Path(self.settings.index_dir).expanduser().resolve()] if self.settings.index_dir else [])}:
+        index_parent = self.settings.index_dir
+        for folder in {self.index_path, *([Path(index_parent).expanduser().resolve()] if index_parent else [])}:
             try:
                 inside.append(folder.relative_to(self.root).as_posix())
             except ValueError:
@@ -210,71 +227,57 @@ class WorkspaceIndex:
         self.log.warning(note)
         self.messages.append(note)
 
-    def _claim_index_dir(self) -> None:
-        """Make sure ``index_dir`` is ragls' to write (and, on a rebuild, to empty).
+    def _claim_index_path(self) -> None:
+        """Make sure ``index_path`` is ragls' to write (and, on a rebuild, to empty).
 
         ragls only ever deletes what it can prove it created: a folder counts as an index folder
         only when it holds ragls' marker file, which is written into an empty folder *before*
         Tantivy creates anything there. A non-empty folder without the marker (a user's
         ``--index-dir ~/Documents``) is refused, untouched."""
-        if self.index_dir.exists() and not self.index_dir.is_dir():
-            raise IndexDirError(f"the index directory {self.index_dir} is a file, not a folder")
+        if self.index_path.exists() and not self.index_path.is_dir():
+            raise IndexDirError(f"the index directory {self.index_path} is a file, not a folder")
         try:
-            self.index_dir.mkdir(parents=True, exist_ok=True)
-            entries = [e.name for e in os.scandir(self.index_dir)]
+            self.index_path.mkdir(parents=True, exist_ok=True)
+            entries = [e.name for e in os.scandir(self.index_path)]
         except OSError as exc:
-            raise IndexDirError(f"cannot use {self.index_dir} as the index directory: {exc}") from exc
+            raise IndexDirError(f"cannot use {self.index_path} as the index directory: {exc}") from exc
         if _VERSION_FILE in entries:
             return
         if entries:
             shown = ", ".join(sorted(entries)[:3]) + (", …" if len(entries) > 3 else "")
             raise IndexDirError(
-                f"{self.index_dir} is not empty ({shown}) and is not a ragls index (no {_VERSION_FILE}); "
+                f"{self.index_path} is not empty ({shown}) and is not a ragls index (no {_VERSION_FILE}); "
                 "ragls never deletes files it did not create, so it will not use this folder: "
                 "choose an empty or new folder for the index"
             )
         try:
-            _atomic_write(self.index_dir / _VERSION_FILE, json.dumps({"schema_version": None, "root": str(self.root)}))
+            atomic_write(self.index_path / _VERSION_FILE, json.dumps({"schema_version": None, "root": str(self.root)}))
         except OSError as exc:
-            raise IndexDirError(f"cannot write to the index directory {self.index_dir}: {exc}") from exc
+            raise IndexDirError(f"cannot write to the index directory {self.index_path}: {exc}") from exc
 
-    def _wipe_index_dir(self) -> None:
+    def _wipe_index_path(self) -> None:
         """Delete the files ragls and Tantivy create in an index folder, and nothing else."""
-        for entry in os.scandir(self.index_dir):
+        for entry in os.scandir(self.index_path):
             if entry.is_file(follow_symlinks=False) and _OWN_FILE.fullmatch(entry.name):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
 
-    def _read_manifest_file(self) -> dict | None:
-        try:
-            data = json.loads((self.index_dir / _MANIFEST).read_text())
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION else None
-
     def _load_manifest(self) -> dict[str, dict]:
-        if self._fresh:
-            # meta.json was lost or the index was rebuilt: a manifest left beside it vouches for
-            # documents that are not there, and trusting it would keep those files out forever.
+        manifest, note = load_trusted(
+            self.index_path,
+            fresh=self._fresh,
+            held_chunks=lambda: self._index.searcher().num_docs,
+            reload=self._index.reload,
+        )
+        if note:
+            self._note(note)
+        if manifest is None:
             return {}
-        data = self._read_manifest_file()
-        if data is None:
-            return {}
-        files = data.get("files", {})
-        claimed = sum(entry.get("chunks", 0) for entry in files.values())
-        held = self._index.searcher().num_docs
-        if claimed > held:  # (or another process committed since this one opened the index: look again)
-            self._index.reload()
-            held = self._index.searcher().num_docs
-        if claimed > held:  # the index lost documents (restored or damaged files): re-read everything
-            self._note(f"index at {self.index_dir} holds {held} passages but its manifest lists {claimed}: re-reading every file")
-            return {}
-        self._last_update = data.get("last_update")
-        return files
+        self._last_update = manifest.last_update
+        return manifest.files
 
     def _save_manifest(self) -> None:
-        payload = {"schema_version": SCHEMA_VERSION, "last_update": self._last_update, "files": self._manifest}
-        _atomic_write(self.index_dir / _MANIFEST, json.dumps(payload, separators=(",", ":")))
+        save_manifest(self.index_path, Manifest(self._manifest, self._last_update))
 
     def _get_writer(self) -> tantivy.IndexWriter | None:
         if self._writer is None:
@@ -285,8 +288,17 @@ class WorkspaceIndex:
 
     @property
     def read_only(self) -> bool:
-        """Another process writes this index; this instance follows its commits."""
+        """True while this instance is a *follower*: another process holds Tantivy's writer lock
+        (it owns the index: watches, indexes, commits), and this one only reads its commits —
+        every search and ``stats`` first reloads what the owner changed — and tries to take the
+        writer at each write it is asked for. Not a permission: a follower becomes the owner
+        once the other process exits (``try_take_writer``)."""
         return self._read_only
+
+    @property
+    def role(self) -> str:
+        """``"owner"`` or ``"follower"`` (see ``read_only``)."""
+        return "follower" if self._read_only else "owner"
 
     def try_take_writer(self) -> bool:
         """Take Tantivy's writer lock unless another process holds it; True when this instance
@@ -306,9 +318,9 @@ class WorkspaceIndex:
             except ValueError as exc:
                 if not self._read_only:
                     self._read_only = True
-                    self.log.debug("writer lock of %s: %s", self.index_dir, exc)
+                    self.log.debug("writer lock of %s: %s", self.index_path, exc)
                     note = (
-                        f"index at {self.index_dir} is being written by another ragls process (an editor's language "
+                        f"index at {self.index_path} is being written by another ragls process (an editor's language "
                         "server or another `ragls mcp`): following its commits, read-only, until that process exits"
                     )
                     self.log.warning(note)
@@ -320,7 +332,7 @@ class WorkspaceIndex:
                     self._fresh = False  # the owner's commits are there, and its manifest vouches for them
                     self._manifest = self._load_manifest()
                     self._read_only, self._caught_up = False, False
-                self.log.info("index at %s: the process that wrote it is gone; this one writes it now", self.index_dir)
+                self.log.info("index at %s: the process that wrote it is gone; this one writes it now", self.index_path)
             self._writer = writer
             return True
 
@@ -332,17 +344,17 @@ class WorkspaceIndex:
         with self._follow_lock:
             if not self._read_only:
                 return
-            seen = (_stat_key(self.index_dir / "meta.json"), _stat_key(self.index_dir / _MANIFEST))
+            seen = (stat_key(self.index_path / "meta.json"), stat_key(self.index_path / MANIFEST_FILE))
             if seen == self._followed:
                 return
             if not self._followed or seen[0] != self._followed[0]:
                 self._index.reload()
             if not self._followed or seen[1] != self._followed[1]:
                 # Read as written: it may describe a commit newer than the one just loaded.
-                data = self._read_manifest_file()
-                if data is not None:
-                    self._manifest = data.get("files", {})
-                    self._last_update = data.get("last_update")
+                written = read_manifest(self.index_path)
+                if written is not None:
+                    self._manifest = written.files
+                    self._last_update = written.last_update
             self._followed = seen
 
     # --- writing (one owner) -------------------------------------------------------------------
@@ -379,7 +391,7 @@ class WorkspaceIndex:
                 else:
                     todo.append(wfile)
             done_before = total - len(todo)
-            if len(todo) >= _PARALLEL_MIN_FILES and not NATIVE_SPEEDUPS:
+            if len(todo) >= PARALLEL_MIN_FILES and not NATIVE_SPEEDUPS:
                 self.log.info("ragls was installed without its C speed-ups (no C compiler then): indexing is slower (about 15%% on code)")
             # No count-based commit shortly before the final one: each commit waits for Tantivy to
             # write its segments, and the final commit follows within a few hundred files anyway.
@@ -501,50 +513,8 @@ class WorkspaceIndex:
             return report
 
     def _prepare_all(self, files: list):
-        """Yield (file, prepared) for every file, in no particular order.
-
-        This thread and worker processes share the work: batches go to the workers, and whenever
-        no batch result is ready this thread prepares the next file itself instead of waiting (so
-        nothing waits while the workers start). Whether workers are worth starting at all depends
-        on the machine and the kind of files (``_worker_count``)."""
-        jobs = [(f.path, str(f.abs_path), (self._manifest.get(f.path) or {}).get("hash")) for f in files]
-        workers = _worker_count(files)
-        if workers == 0:
-            for wfile, job in zip(files, jobs):
-                yield wfile, prepare_file(*job)
-            return
-        in_flight: collections.deque = collections.deque()  # (first, end, future), oldest first
-        taken = 0  # files[:taken] are prepared here or handed to a worker
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        # spawn, not fork: the server has threads (pygls, Tantivy) that fork would copy mid-flight
-        try:
-            # (A cancel is the caller's to notice between items: it then closes this generator,
-            # and the ``finally`` below stops the workers.)
-            while taken < len(files) or in_flight:
-                while taken < len(files) and len(in_flight) < 2 * workers:  # keep every worker busy
-                    end = _batch_end(files, taken)
-                    in_flight.append((taken, end, pool.submit(prepare_batch, jobs[taken:end])))
-                    taken = end
-                if in_flight and (in_flight[0][2].done() or taken >= len(files)):
-                    first, end, future = in_flight[0]
-                    prepared = future.result()  # raises BrokenProcessPool with the batch still listed
-                    in_flight.popleft()
-                    yield from zip(files[first:end], prepared)
-                else:  # nothing ready: prepare a file here rather than wait
-                    yield files[taken], prepare_file(*jobs[taken])
-                    taken += 1
-        except (BrokenProcessPool, OSError) as exc:
-            # Workers could not start or died (an embedding host without a re-importable __main__,
-            # process limits): prepare what they held, and the rest, in this thread.
-            self.log.warning("indexing workers unavailable (%s); continuing in-process", exc)
-            for first, end, _future in in_flight:
-                for wfile, job in zip(files[first:end], jobs[first:end]):
-                    yield wfile, prepare_file(*job)
-            in_flight.clear()
-            for wfile, job in zip(files[taken:], jobs[taken:]):
-                yield wfile, prepare_file(*job)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """(file, prepared) for every file, prepared here and in worker processes (``index.parallel``)."""
+        return prepare_all(files, lambda path: (self._manifest.get(path) or {}).get("hash"), self.log)
 
     def _apply(self, writer: tantivy.IndexWriter, wfile, prepared: "PreparedFile", report: IndexReport) -> int:
         """Write one prepared file into the index; returns 1 when the index was touched."""
@@ -645,7 +615,7 @@ class WorkspaceIndex:
             files=self._file_count(),
             chunks=self._index.searcher().num_docs,
             last_update=self._last_update,
-            index_dir=self.index_dir,
+            index_path=self.index_path,
             skipped=Counter(self._skipped),
             read_only=self._read_only,
             redacted=self._redacted_count(),
@@ -661,31 +631,6 @@ class WorkspaceIndex:
                 self._writer = None
 
 
-def _worker_count(files: list) -> int:
-    """Worker processes for preparing ``files`` besides the calling thread (0: none).
-
-    The calling process turns prepared chunks into documents, prepares files itself whenever no
-    worker result is ready, and runs Tantivy's two indexing threads. On two cores a worker is
-    started only for code-heavy work (chunked at definitions, ≈ 40 ns of Python per byte with the C
-    speed-ups, ≈ 55 without): there it takes half the preparing off the process that also serves
-    the editor, for the same wall time as preparing in-process. For prose (less Python per byte than
-    Tantivy's ≈ 60 ns) its start-up and pickling only slow the run down (docs/BENCHMARKS.md).
-    ``RAGLS_INDEX_WORKERS`` overrides the choice (benchmarks)."""
-    if len(files) < _PARALLEL_MIN_FILES:
-        return 0
-    total = sum(f.size for f in files)
-    if total < _PARALLEL_MIN_BYTES:
-        return 0
-    env = os.environ.get("RAGLS_INDEX_WORKERS", "").strip()
-    if env.isdigit():
-        return int(env)
-    cpus = _available_cpus()
-    if cpus <= 2:
-        code = sum(f.size for f in files if (language_for(f.path) or ("",))[0] == "code")
-        return 1 if cpus == 2 and code * 2 >= total else 0
-    return min(cpus - 1, 4)
-
-
 def _under_any(path: str, folders: set[str]) -> bool:
     """Is ``path`` inside one of ``folders`` (workspace-relative)?"""
     end = path.find("/")
@@ -696,34 +641,8 @@ def _under_any(path: str, folders: set[str]) -> bool:
     return False
 
 
-def _available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one, e.g. under taskset or
-    a container's cpuset), not all the machine's."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _batch_end(files: list, first: int) -> int:
-    end, size = first, 0
-    while end < len(files) and (end == first or (size < _BATCH_BYTES and end - first < _BATCH_FILES)):
-        size += files[end].size
-        end += 1
-    return end
-
-
-def _stat_key(path: Path) -> tuple[int, int, int] | None:
-    """Changes with every atomic rewrite of ``path`` (a new inode), even two within one mtime tick."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 @contextlib.contextmanager
-def _opening_lock(index_dir: Path, claim: Callable[[], None]):
+def _opening_lock(index_path: Path, claim: Callable[[], None]):
     """``claim()`` the folder (ragls' marker first: the lock file must not make a new folder look
     like someone else's), then hold an exclusive lock on it while the index is opened."""
     claim()
@@ -733,18 +652,12 @@ def _opening_lock(index_dir: Path, claim: Callable[[], None]):
         yield
         return
     try:
-        handle = open(index_dir / _OPENING_LOCK, "a")
+        handle = open(index_path / _OPENING_LOCK, "a")
     except OSError as exc:
-        raise IndexDirError(f"cannot write to the index directory {index_dir}: {exc}") from exc
+        raise IndexDirError(f"cannot write to the index directory {index_path}: {exc}") from exc
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # (released by the OS too, should this process die here)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -19,6 +19,7 @@ from pygls.exceptions import JsonRpcRequestCancelled, JsonRpcServerNotInitialize
 
 from ragls.core.hover import hover_symbol, identifier_at
 from ragls.core.lines import line_at, text_in
+from ragls.core.requests import AnswerHooks, AnswerRequest
 from ragls.lsp import convert, protocol
 from ragls.lsp.language_server import RaglsServer
 
@@ -73,8 +74,14 @@ async def ask(server: RaglsServer, raw: Any, *, from_command: bool = False) -> d
     if from_command:
         _link_outer_request(server)
     text = await server.document_text_async(params.uri) if params.uri is not None else None
-    focus = _focus(text, params, server.encoding)
-    adapters = _adapters(server, params)
+    request = AnswerRequest(
+        params.question,
+        focus=_focus(text, params, server.encoding),
+        passages=params.max_passages,
+        adapters=_adapters(server, params),
+        temperature=params.temperature,
+        seed=params.seed,
+    )
     answerer = server.answerer
     cancel = threading.Event()
     token = params.work_done_token
@@ -105,17 +112,7 @@ async def ask(server: RaglsServer, raw: Any, *, from_command: bool = False) -> d
             cancel.wait(_ANSWER_DELAY_S)
         if cancel.is_set():
             return None
-        return answerer.ask(
-            params.question,
-            focus=focus,
-            passages=params.max_passages,
-            adapters=adapters,
-            temperature=params.temperature,
-            seed=params.seed,
-            on_delta=on_delta,
-            cancel=cancel,
-            on_prompt=on_prompt,
-        )
+        return answerer.ask(request, AnswerHooks(on_delta=on_delta, on_prompt=on_prompt, cancel=cancel))
 
     def end(message: str) -> None:
         if token is not None:

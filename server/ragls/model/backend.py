@@ -7,9 +7,10 @@ the CLI ever knows which one runs.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Protocol, Sequence
+from typing import NamedTuple, Protocol, Sequence
+
+from ragls.core.requests import NO_HOOKS, AnswerHooks, GenerationRequest
 
 
 class ModelError(Exception):
@@ -82,21 +83,9 @@ class Backend(Protocol):
         """(Re)load the adapters of ``specs`` (AdapterSpec); returns warnings for refused ones."""
         ...
 
-    def generate(
-        self,
-        messages: Sequence[dict[str, str]],
-        *,
-        grammar: str | None,
-        adapters: Sequence[tuple[str, float]],
-        temperature: float,
-        seed: int | None,
-        max_tokens: int,
-        on_delta: Callable[[str], None] | None,
-        cancel: threading.Event | None,
-        on_prompt: Callable[[int, int], None] | None = None,
-    ) -> Generation:
-        """``on_prompt(done, total)``: prompt tokens read so far, while the prompt is read (a
-        backend that cannot tell never calls it)."""
+    def generate(self, request: GenerationRequest, hooks: AnswerHooks = NO_HOOKS) -> Generation:
+        """Generate for ``request``, streaming through ``hooks`` (``on_prompt`` only where the
+        backend can tell how far it has read the prompt)."""
         ...
 
     def close(self) -> None: ...

@@ -7,10 +7,11 @@ Usage (the LSP server and the CLI do exactly this)::
     ...
     status = host.status()             # "none" | "loading" | "ready" | "failed" (+ detail)
     try:
-        answer = host.answer(question, hits, mode="answer",
-                             adapters=[("terse", 1.0)],       # None: settings.model.defaultAdapters
-                             on_delta=stream_to_client,       # called with each text delta
-                             cancel=event)                    # set it to stop within a token
+        answer = host.answer(
+            AnswerRequest(question, adapters=[("terse", 1.0)]),  # adapters None: defaultAdapters
+            hits,
+            AnswerHooks(on_delta=stream_to_client,               # called with each text delta
+                        cancel=event))                           # set it to stop within a token
     except ModelUnavailable:
         answer = extractive_answer(...)                       # no model / still loading / failed
     host.update_settings(new_settings.model)                  # warnings for the user
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ragls.core import citations, grammar, grounding, prompting
+from ragls.core.requests import NO_HOOKS, AnswerHooks, AnswerRequest, GenerationRequest
 from ragls.core.types import Answer, Hit
 from ragls.model.backend import (
     AdapterStatus,
@@ -392,22 +394,16 @@ class ModelHost:
 
     def answer(
         self,
-        question: str,
+        request: AnswerRequest,
         hits: Sequence[Hit],
+        hooks: AnswerHooks = NO_HOOKS,
         *,
-        mode: str = "answer",
-        adapters: Sequence[tuple[str, float]] | None = None,
-        temperature: float | None = None,
-        seed: int | None = None,
-        max_tokens: int | None = None,
-        on_delta: Callable[[str], None] | None = None,
-        cancel: threading.Event | None = None,
         wait: bool = True,
-        on_prompt: Callable[[int, int], None] | None = None,
     ) -> Answer:
-        """Answer ``question`` from ``hits`` (see the module docstring). Raises ModelUnavailable;
-        with ``wait=False`` also when another generation holds the model (hover must not queue
-        behind a long answer)."""
+        """Answer ``request.model_question`` from ``hits`` (see the module docstring). Raises
+        ModelUnavailable; with ``wait=False`` also when another generation holds the model (hover
+        must not queue behind a long answer)."""
+        mode = request.mode
         if mode not in self._modes:
             raise ValueError(f"unknown answer mode {mode!r}")
         if self._state != "ready":
@@ -415,23 +411,25 @@ class ModelHost:
         self._check_model_file()
         resources = self._modes[mode]
         settings = self._settings
+        max_tokens = request.max_tokens
         if max_tokens is None:
             max_tokens = settings.max_tokens if mode == "answer" else min(settings.max_tokens, HOVER_MAX_TOKENS)
-        temperature = settings.temperature if temperature is None else temperature
-        seed = settings.seed if seed is None else seed
+        temperature = settings.temperature if request.temperature is None else request.temperature
+        seed = settings.seed if request.seed is None else request.seed
         not_covered = resources.texts.not_covered
+        on_delta = hooks.on_delta
 
         if not wait:
             if not self._lock.acquire(blocking=False):
                 raise ModelUnavailable("model busy with another answer")
-        elif not self._acquire(cancel):
+        elif not self._acquire(hooks.cancel):
             return Answer(text="", citations=(), abstained=False, source=self._source(), warnings=("cancelled",))
         backend = self._backend
         generation_id = self._generation
         try:
             if backend is None:
                 raise ModelUnavailable(f"model {self._state}: {self._detail}")
-            plan = self._plan(backend, question, hits, resources, max_tokens)
+            plan = self._plan(backend, request.model_question, hits, resources, max_tokens)
             warnings: list[str] = []
             if plan.dropped:
                 warnings.append(f"{plan.dropped} of {len(hits)} passages left out: the context is full")
@@ -439,7 +437,7 @@ class ModelHost:
                 if on_delta is not None:
                     on_delta(not_covered)
                 return Answer(text=not_covered, citations=(), abstained=True, source=backend.source, warnings=tuple(warnings))
-            active, adapter_warnings = self._resolve_adapters(adapters)
+            active, adapter_warnings = self._resolve_adapters(request.adapters)
             warnings += adapter_warnings
             gbnf = grammar.specialise(
                 resources.grammar_template, passage_count=len(plan.passages), not_covered=not_covered, bounds=resources.bounds
@@ -452,15 +450,15 @@ class ModelHost:
                 else None
             )
             generation = backend.generate(
-                plan.messages(),
-                grammar=gbnf,
-                adapters=active,
-                temperature=temperature,
-                seed=seed,
-                max_tokens=max_tokens,
-                on_delta=gate.feed if gate is not None else on_delta,
-                cancel=cancel,
-                on_prompt=on_prompt,
+                GenerationRequest(
+                    messages=tuple(plan.messages()),
+                    grammar=gbnf,
+                    adapters=tuple(active),
+                    temperature=temperature,
+                    seed=seed,
+                    max_tokens=max_tokens,
+                ),
+                dataclasses.replace(hooks, on_delta=gate.feed) if gate is not None else hooks,
             )
         except ModelCrashed as exc:
             # Answered by the caller from the passages; the next question gets a fresh process.

@@ -27,6 +27,7 @@ import numpy as np
 from llama_cpp import llama_chat_format
 from llama_cpp._logger import llama_log_callback as _default_llama_log
 
+from ragls.core.requests import NO_HOOKS, AnswerHooks, GenerationRequest
 from ragls.model.backend import Generation, ModelLoadError
 from ragls.model.gguf_header import GGUFHeaderError, available_memory_bytes, context_that_fits, read_header
 from ragls.settings import AdapterSpec, ModelSettings
@@ -345,32 +346,20 @@ class LlamaBackend:
             grammar = self._grammars[gbnf] = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
         return grammar
 
-    def generate(
-        self,
-        messages: Sequence[dict[str, str]],
-        *,
-        grammar: str | None,
-        adapters: Sequence[tuple[str, float]],
-        temperature: float,
-        seed: int | None,
-        max_tokens: int,
-        on_delta: Callable[[str], None] | None,
-        cancel: threading.Event | None,
-        on_prompt: Callable[[int, int], None] | None = None,
-    ) -> Generation:
-        self._apply(adapters)
-        tokens = self._prompt(messages)
+    def generate(self, request: GenerationRequest, hooks: AnswerHooks = NO_HOOKS) -> Generation:
+        self._apply(request.adapters)
+        tokens = self._prompt(request.messages)
         return run_generation(
             self._llm,
             tokens,
-            grammar=self._grammar(grammar) if grammar else None,
-            temperature=temperature,
-            seed=seed,
-            max_tokens=max_tokens,
-            on_delta=on_delta,
-            cancel=cancel,
+            grammar=self._grammar(request.grammar) if request.grammar else None,
+            temperature=request.temperature,
+            seed=request.seed,
+            max_tokens=request.max_tokens,
+            on_delta=hooks.on_delta,
+            cancel=hooks.cancel,
             utf8_guard=self._utf8_guard,
-            on_prompt=on_prompt,
+            on_prompt=hooks.on_prompt,
         )
 
     def next_token_logits(self, text: str, adapters: Sequence[tuple[str, float]] = ()) -> list[float]:

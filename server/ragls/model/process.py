@@ -5,8 +5,9 @@ Why a process: a native crash (segfault in llama.cpp's repacked kernels, an abor
 the OOM killer) ends the process it happens in. In a child it costs one answer, which the caller
 gives from the passages instead; in the language server it would cost the editor its server.
 
-Everything a request needs crosses the boundary as plain values: messages, the grammar text,
-adapter names and scales, sampling options. Deltas and prompt progress stream back as they are
+Everything a request needs crosses the boundary as plain values (a
+:class:`~ragls.core.requests.GenerationRequest`: messages, the grammar text, adapter names and
+scales, sampling options). Deltas and prompt progress stream back as they are
 produced; a cancel is a message read by the worker's reader thread, so it lands within a token or
 a prompt slice. The KV cache (prefix reuse) and the loaded adapters live in the child for as long
 as it runs.
@@ -22,12 +23,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
+from ragls.core.requests import NO_HOOKS, AnswerHooks, GenerationRequest
 from ragls.model.backend import Generation, ModelCrashed, ModelError, ModelLoadError
 from ragls.settings import AdapterSpec, ModelSettings
 
@@ -219,29 +220,16 @@ class ProcessBackend:
     def reset_cache(self) -> None:
         self._call("reset_cache")
 
-    def generate(
-        self,
-        messages: Sequence[dict[str, str]],
-        *,
-        grammar: str | None,
-        adapters: Sequence[tuple[str, float]],
-        temperature: float,
-        seed: int | None,
-        max_tokens: int,
-        on_delta: Callable[[str], None] | None,
-        cancel: threading.Event | None,
-        on_prompt: Callable[[int, int], None] | None = None,
-    ) -> Generation:
+    def generate(self, request: GenerationRequest, hooks: AnswerHooks = NO_HOOKS) -> Generation:
         if self.crashed is not None:
             raise self.crashed
         rid = self._next_rid()
-        options = dict(grammar=grammar, adapters=tuple(adapters), temperature=temperature, seed=seed, max_tokens=max_tokens)
         try:
-            self._conn.send(("generate", rid, list(messages), options))
+            self._conn.send(("generate", rid, request))
         except OSError:
             raise self._crash(ModelCrashed(describe_exit(self._process.poll()), during="sending the request")) from None
         try:
-            return self._stream(rid, on_delta, cancel, on_prompt)
+            return self._stream(rid, hooks)
         except BaseException:
             # A callback raised (or the caller was interrupted): stop the worker's generation so
             # the next request does not queue behind it; its late messages are skipped by rid.
@@ -252,13 +240,8 @@ class ProcessBackend:
                     pass
             raise
 
-    def _stream(
-        self,
-        rid: int,
-        on_delta: Callable[[str], None] | None,
-        cancel: threading.Event | None,
-        on_prompt: Callable[[int, int], None] | None,
-    ) -> Generation:
+    def _stream(self, rid: int, hooks: AnswerHooks) -> Generation:
+        on_delta, on_prompt, cancel = hooks.on_delta, hooks.on_prompt, hooks.cancel
         cancel_sent: float | None = None
         while True:
             if cancel is not None and cancel.is_set() and cancel_sent is None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ragls.core.prompting import estimate_tokens
+from ragls.core.requests import NO_HOOKS, AnswerHooks, GenerationRequest
 from ragls.model.backend import Generation, ModelLoadError
 from ragls.settings import AdapterSpec, ModelSettings
 
@@ -103,19 +103,11 @@ class RemoteBackend:
     def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> int:
         return sum(estimate_tokens(m["content"]) + 8 for m in messages)
 
-    def generate(
-        self,
-        messages: Sequence[dict[str, str]],
-        *,
-        grammar: str | None,
-        adapters: Sequence[tuple[str, float]],
-        temperature: float,
-        seed: int | None,
-        max_tokens: int,
-        on_delta: Callable[[str], None] | None,
-        cancel: threading.Event | None,
-        on_prompt: Callable[[int, int], None] | None = None,  # an endpoint does not report its reading
-    ) -> Generation:
+    def generate(self, request: GenerationRequest, hooks: AnswerHooks = NO_HOOKS) -> Generation:
+        # (hooks.on_prompt is never called: an endpoint does not report its reading)
+        messages, grammar, adapters = request.messages, request.grammar, request.adapters
+        temperature, seed, max_tokens = request.temperature, request.seed, request.max_tokens
+        on_delta, cancel = hooks.on_delta, hooks.cancel
         warnings: list[str] = []
         model = self._model
         chosen = [(name, scale) for name, scale in adapters if scale != 0.0 and name in self._adapter_models]

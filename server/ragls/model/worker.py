@@ -10,7 +10,7 @@ Started as ``python -m ragls.model.worker FD`` where FD is one end of a socket p
 host → worker
     ``("load", ModelSettings, log_level)``                     first message, once
     ``("call", rid, method, args)``                            a Backend method, e.g. count_tokens
-    ``("generate", rid, messages, options)``                   options: generate()'s keywords
+    ``("generate", rid, GenerationRequest)``                   what Backend.generate takes
     ``("cancel", rid)``                                        stop generation ``rid`` (any stage)
     ``("close",)``                                             free the model and exit
 worker → host
@@ -149,18 +149,19 @@ class _Worker:
             return
         self._send("result", rid, value)
 
-    def _generate(self, rid: int, messages: list[dict[str, str]], options: dict[str, Any]) -> None:
+    def _generate(self, rid: int, request: Any) -> None:
+        from ragls.core.requests import AnswerHooks
+
         with self._cancel_lock:
             self._current = rid
             self._cancel.clear()
+        hooks = AnswerHooks(
+            on_delta=lambda text: self._send("delta", rid, text),
+            on_prompt=lambda done, total: self._send("prompt", rid, done, total),
+            cancel=self._cancel,
+        )
         try:
-            generation = self._backend.generate(
-                messages,
-                on_delta=lambda text: self._send("delta", rid, text),
-                on_prompt=lambda done, total: self._send("prompt", rid, done, total),
-                cancel=self._cancel,
-                **options,
-            )
+            generation = self._backend.generate(request, hooks)
         except Exception as exc:  # noqa: BLE001
             self._send("error", rid, type(exc).__name__, str(exc))
             return
