@@ -13,14 +13,13 @@ import os
 import re
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from ragls import __version__
 from ragls.errors import UserError
-from ragls.settings import AdapterSpec, IndexSettings, ModelSettings, Settings, parse_settings
+from ragls.settings import IndexSettings, ModelSettings, Settings, parse_settings
 
 log = logging.getLogger("ragls")
 

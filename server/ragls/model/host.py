@@ -445,7 +445,7 @@ class ModelHost:
             # The grounded guard streams only checked sentences: a client never shows text the
             # final answer leaves out.
             gate = (
-                grounding.GroundedStream(plan.passages, not_covered=not_covered, emit=on_delta, question=question)
+                grounding.GroundedStream(plan.passages, not_covered=not_covered, emit=on_delta, question=request.question)
                 if settings.grounded_guard and on_delta is not None
                 else None
             )
@@ -467,7 +467,7 @@ class ModelHost:
         finally:
             self._lock.release()
         warnings += generation.warnings
-        answer = self._finish(generation.text, generation.finish_reason, plan, resources, backend, warnings, gate, question)
+        answer = self._finish(generation.text, generation.finish_reason, plan, resources, backend, warnings, gate, request.question)
         if gate is not None and answer.abstained and on_delta is not None:
             on_delta(answer.text)  # the gate releases claims only; the abstention is said here
         return answer
