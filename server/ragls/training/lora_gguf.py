@@ -70,7 +70,7 @@ def write_lora_gguf(
     kv_heads: int,
     name: str = "ragls-lora",
     metadata: Mapping[str, str] | None = None,
-) -> None:
+) -> Path:
     """Write ``pairs`` (keyed by (block, llama target)) to ``out`` atomically: a temporary file in
     the same folder, renamed at the end, so an interrupted write leaves no half-written adapter."""
     import gguf
@@ -104,3 +104,4 @@ def write_lora_gguf(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return out
