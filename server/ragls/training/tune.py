@@ -25,6 +25,7 @@ import re
 import resource
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -445,7 +446,9 @@ def tune(
         bias="none",
         task_type="CAUSAL_LM",
     )
-    model = get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft asks a transformers property deprecated in 5.x: not the user's concern
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        model = get_peft_model(model, config)
     if options.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
