@@ -7,8 +7,13 @@ One seeded run of the whole recipe, through the real command line:
    ``--passages``) so that a CPU can train on enough of them in the time budget;
 2. ``ragls tune`` on those examples (``--threads``, ``--max-minutes``: the budget), which reports
    its loss curve, tokens/s and peak RSS;
-3. ``ragls eval --answers`` on the full k8s docs, test split, a fixed subset (the first N answerable
-   and the first M unanswerable questions): extractive, SmolLM2, SmolLM2 + the adapter, in one run.
+3. the answer evaluation of ``ragls eval --answers`` (``evaluation/answers.py``: same questions,
+   same scoring, answers through ``Answerer.ask``) on the full k8s docs, test split, a fixed subset
+   (the first N answerable and the first M unanswerable questions): extractive, SmolLM2, SmolLM2 +
+   the adapter, in one process. It is called here rather than through the command so that the
+   model's context and passage count can be those the adapter was trained for (``--eval-ctx-size``,
+   ``--eval-passages``; base and adapter get the same): on 2 shared cores SmolLM2 reads a
+   4096-token prompt in about a minute, too slow for 80 answers.
 
 Everything it writes (examples, adapter, eval JSON, a summary) goes to ``--work`` (a temporary
 folder by default); nothing is committed. The numbers are in docs/FINE-TUNING.md.
@@ -16,6 +21,7 @@ folder by default); nothing is committed. The numbers are in docs/FINE-TUNING.md
 Usage:
   .venv/bin/python benchmarks/bench_tune.py --model ~/.cache/ragls-models/SmolLM2-135M-Instruct.Q4_1.gguf \\
       [--examples 400] [--steps 200] [--max-minutes 18] [--threads 1] [--answerable 30] [--unanswerable 10]
+      [--skip-training]   # evaluate the adapter a previous run left in --work
 """
 
 from __future__ import annotations
@@ -65,6 +71,47 @@ def training_workspace(dest: Path, held_out: set[str]) -> int:
     return count
 
 
+def evaluate(model: Path, adapter: Path, question_file: Path, work: Path, *, ctx_size: int, passages: int, max_tokens: int) -> tuple[dict, str]:
+    sys.path.insert(0, str(ROOT / "server"))
+    import dataclasses
+    import logging
+
+    from ragls.answering import Answerer
+    from ragls.evaluation.answers import Progress, file_reader, format_table, load_answer_questions, run_config, to_json
+    from ragls.evaluation.workspace_eval import WorkspaceEval
+    from ragls.model.host import ModelHost
+    from ragls.settings import AdapterSpec, ModelSettings, Settings
+
+    questions = load_answer_questions(question_file, "test")
+    target = WorkspaceEval(K8S, index_dir=work / "eval-index")
+    read_lines = file_reader(K8S)
+    progress = Progress(len(questions))
+    model_settings = ModelSettings(
+        path=str(model), context_size=ctx_size, max_tokens=max_tokens, adapters=(AdapterSpec("tuned", str(adapter)),)
+    )
+    settings = Settings(model=model_settings)
+    settings = dataclasses.replace(settings, retrieval=dataclasses.replace(settings.retrieval, passages=passages))
+    host = ModelHost(model_settings, logging.getLogger("ragls.bench"))
+    try:
+        index = target.index
+        extractive = Answerer(lambda: [index], Settings())
+        summaries = [run_config("extractive", questions, lambda q, d: extractive.ask(q, on_delta=d), read_lines, progress=progress)]
+        host.start()
+        host.wait_ready(300)
+        status = host.status()
+        if status.state != "ready" or [a.name for a in status.adapters] != ["tuned"]:
+            raise SystemExit(f"model or adapter not usable: {status}")
+        modelled = Answerer(lambda: [index], settings, model=host)
+        for name, chosen in (("model", []), ("model+tuned", [("tuned", 1.0)])):
+            summaries.append(
+                run_config(name, questions, lambda q, d, chosen=chosen: modelled.ask(q, on_delta=d, adapters=chosen), read_lines, progress=progress)
+            )
+    finally:
+        host.close()
+        target.close()
+    return to_json(summaries, per_query=True), format_table(summaries)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="SmolLM2-135M-Instruct GGUF (or another llama GGUF with a chat template)")
@@ -81,6 +128,10 @@ def main() -> int:
     parser.add_argument("--answerable", type=int, default=30)
     parser.add_argument("--unanswerable", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-ctx-size", type=int, default=1024, help="the model's context in the evaluation (base and adapter)")
+    parser.add_argument("--eval-passages", type=int, default=3)
+    parser.add_argument("--eval-max-tokens", type=int, default=256)
+    parser.add_argument("--skip-training", action="store_true", help="evaluate the adapter and summary a previous run left in --work")
     args = parser.parse_args()
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ragls-bench-tune-"))
@@ -96,32 +147,35 @@ def main() -> int:
     summary["heldOutPages"] = len(held_out)
 
     data = work / "train.jsonl"
-    started = time.perf_counter()
-    ragls(
-        "train-data", "--workspace", str(workspace), "--out", str(data), "--limit", str(args.examples),
-        "--seed", str(args.seed), "--ctx-size", str(args.ctx_size), "--max-tokens", "256",
-        "--passages", str(args.passages), "--index-dir", str(work / "train-index"), "--force",
-    )
-    summary["trainDataSeconds"] = round(time.perf_counter() - started, 1)
-
     adapter = work / "k8s-behaviour.gguf"
-    tuned = ragls(
-        "tune", "--base", args.model, "--data", str(data), "--out", str(adapter), "--steps", str(args.steps),
-        "--max-minutes", str(args.max_minutes), "--lr", str(args.lr), "--rank", str(args.rank),
-        "--threads", str(args.threads), "--max-length", str(args.max_length), "--seed", str(args.seed), "--force", "--json",
-        stdout=subprocess.PIPE,
-    )
-    summary["tune"] = json.loads(tuned.stdout)
-    (work / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if args.skip_training:
+        previous = json.loads((work / "summary.json").read_text(encoding="utf-8"))
+        summary.update({k: previous[k] for k in ("trainingPages", "trainDataSeconds", "tune") if k in previous})
+    else:
+        started = time.perf_counter()
+        ragls(
+            "train-data", "--workspace", str(workspace), "--out", str(data), "--limit", str(args.examples),
+            "--seed", str(args.seed), "--ctx-size", str(args.ctx_size), "--max-tokens", "256",
+            "--passages", str(args.passages), "--index-dir", str(work / "train-index"), "--force",
+        )
+        summary["trainDataSeconds"] = round(time.perf_counter() - started, 1)
+        tuned = ragls(
+            "tune", "--base", args.model, "--data", str(data), "--out", str(adapter), "--steps", str(args.steps),
+            "--max-minutes", str(args.max_minutes), "--lr", str(args.lr), "--rank", str(args.rank),
+            "--threads", str(args.threads), "--max-length", str(args.max_length), "--seed", str(args.seed), "--force", "--json",
+            stdout=subprocess.PIPE,
+        )
+        summary["tune"] = json.loads(tuned.stdout)
+        (work / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
-    evaluated = ragls(
-        "eval", "--answers", "--workspace", str(K8S), "--questions", str(question_file), "--split", "test",
-        "--model", args.model, "--adapter", f"{adapter}:1.0", "--json",
-        stdout=subprocess.PIPE,
+    started = time.perf_counter()
+    summary["eval"], table = evaluate(
+        Path(args.model), adapter, question_file, work,
+        ctx_size=args.eval_ctx_size, passages=args.eval_passages, max_tokens=args.eval_max_tokens,
     )
-    summary["eval"] = json.loads(evaluated.stdout)
+    summary["evalSeconds"] = round(time.perf_counter() - started, 1)
     (work / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    print(json.dumps(summary, indent=2))
+    print(table)
     return 0
 
 
