@@ -179,6 +179,7 @@ def _ask(workspace: Path, index: Path, model: Path, *adapter: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # train-data, a training and three model loads: 8 min on a busy 2-core machine
 @needs_tune_extra
 def test_tune_writes_an_adapter_that_ragls_ask_loads_and_that_changes_the_answer(train_data: Path, smollm2_gguf: Path, tmp_path: Path) -> None:
     adapter = tmp_path / "smol.gguf"
