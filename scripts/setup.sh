@@ -15,7 +15,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip wheel
-  "$venv/bin/python" -m pip install --quiet -e '.[test]'
+  # torch first, pinned alone: this machine's pip finds that exact CPU build on local disk, and the
+  # tune extra (ragls tune: torch, transformers, peft) then keeps it instead of pulling a CUDA build.
+  "$venv/bin/python" -m pip install --quiet torch==2.13.0
+  "$venv/bin/python" -m pip install --quiet -e '.[test,tune]'
   echo "$want" > "$stamp"
 fi
 

@@ -1,4 +1,4 @@
-"""The ``ragls`` command line: index, search, ask, eval, serve.
+"""The ``ragls`` command line: index, search, ask, eval, serve, train-data, tune.
 
 Results go to stdout (text or ``--json``); progress, warnings and logs go to stderr.
 """
@@ -474,9 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_eval_parser(sub)
-    from ragls.training.cli import add_train_data_parser
+    from ragls.training.cli import add_train_data_parser, add_tune_parser
 
     add_train_data_parser(sub)
+    add_tune_parser(sub)
     return parser
 
 

@@ -131,3 +131,75 @@ def run_train_data(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"out": str(out), **summary.as_dict()}, indent=2))
     return 0
+
+
+# --- ragls tune ------------------------------------------------------------------------------------
+
+def add_tune_parser(sub) -> argparse.ArgumentParser:
+    from ragls.training.tune import DEFAULT_TARGETS, TuneOptions
+
+    defaults = TuneOptions()
+    p = sub.add_parser(
+        "tune", help="train a LoRA adapter (llama.cpp GGUF) on train-data examples (needs the tune extra)",
+        description="Train a LoRA adapter for a GGUF model on ragls train-data examples and write it as a llama.cpp "
+        "adapter GGUF (ragls ask --adapter, model.adapters). Needs torch, transformers and peft: pip install -e '.[tune]'.",
+    )
+    p.add_argument("--base", required=True, metavar="MODEL.gguf", help="the model to adapt (llama architecture, with a chat template)")
+    p.add_argument("--data", required=True, metavar="FILE.jsonl", help="chat examples, as ragls train-data writes them")
+    p.add_argument("--out", required=True, metavar="ADAPTER.gguf", help="where to write the adapter")
+    p.add_argument("--rank", type=int, default=defaults.rank, help=f"LoRA rank (default {defaults.rank})")
+    p.add_argument("--alpha", type=float, default=defaults.alpha, help=f"LoRA alpha; the update is scaled by alpha/rank (default {defaults.alpha:g})")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="optimiser steps (default: one epoch)")
+    length.add_argument("--epochs", type=float, help="passes over the data (default 1)")
+    p.add_argument("--lr", type=float, default=defaults.lr, help=f"peak learning rate (default {defaults.lr:g})")
+    p.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help=f"projections to adapt (default {','.join(DEFAULT_TARGETS)}; also ffn_gate, ffn_up, ffn_down)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="order of the examples and the LoRA's initial A (default 0)")
+    p.add_argument("--max-length", type=int, default=defaults.max_length, help=f"skip examples longer than this many tokens (default {defaults.max_length})")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"examples per step (default {defaults.batch_size})")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: every available core)")
+    p.add_argument("--max-minutes", type=float, help="stop training after this many minutes and write the adapter of the steps done")
+    p.add_argument("--gradient-checkpointing", action="store_true", help="less memory for longer examples, about a third slower")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.set_defaults(func=run_tune)
+    return p
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    from ragls.training.tune import TuneError, TuneOptions, tune
+
+    bar = _Bar("tune")
+    try:
+        options = TuneOptions(
+            rank=args.rank, alpha=args.alpha, steps=args.steps, epochs=args.epochs, lr=args.lr, targets=args.targets,
+            seed=args.seed, max_length=args.max_length, batch_size=args.batch_size, threads=args.threads,
+            gradient_checkpointing=args.gradient_checkpointing, max_minutes=args.max_minutes,
+        )
+        result = tune(
+            Path(args.base), Path(args.data), Path(args.out), options, force=args.force,
+            progress=lambda step, total, loss, rate, left: bar(
+                step, total, f" steps  loss {loss:.3f}  {rate:.0f} tokens/s  ETA {_duration(left)}"
+            ),
+        )
+    except TuneError as exc:
+        bar.close()
+        print(f"ragls tune: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+    s = result.summary
+    print(
+        f"adapter written to {result.out}: {s.steps} steps ({s.epochs:.2f} epochs of {s.examples} examples), "
+        f"loss {s.losses[0]:.3f} -> {s.losses[-1]:.3f}, {s.tokens} tokens in {_duration(s.seconds)} "
+        f"({s.tokens_per_s:.0f} tokens/s, {s.device}, {s.threads} threads), peak RSS {s.peak_rss_mb:.0f} MB",
+        file=sys.stderr,
+    )
+    if args.json:
+        print(json.dumps({"out": str(result.out), **s.as_dict()}, indent=2))
+    return 0
