@@ -77,6 +77,7 @@ def evaluate(model: Path, adapter: Path, question_file: Path, work: Path, *, ctx
     import logging
 
     from ragls.answering import Answerer
+    from ragls.core.requests import AnswerHooks, AnswerRequest
     from ragls.evaluation.answers import Progress, file_reader, format_table, load_answer_questions, run_config, to_json
     from ragls.evaluation.workspace_eval import WorkspaceEval
     from ragls.model.host import ModelHost
@@ -95,7 +96,7 @@ def evaluate(model: Path, adapter: Path, question_file: Path, work: Path, *, ctx
     try:
         index = target.index
         extractive = Answerer(lambda: [index], Settings())
-        summaries = [run_config("extractive", questions, lambda q, d: extractive.ask(q, on_delta=d), read_lines, progress=progress)]
+        summaries = [run_config("extractive", questions, lambda q, d: extractive.ask(AnswerRequest(q), AnswerHooks(on_delta=d)), read_lines, progress=progress)]
         host.start()
         host.wait_ready(300)
         status = host.status()
@@ -104,7 +105,7 @@ def evaluate(model: Path, adapter: Path, question_file: Path, work: Path, *, ctx
         modelled = Answerer(lambda: [index], settings, model=host)
         for name, chosen in (("model", []), ("model+tuned", [("tuned", 1.0)])):
             summaries.append(
-                run_config(name, questions, lambda q, d, chosen=chosen: modelled.ask(q, on_delta=d, adapters=chosen), read_lines, progress=progress)
+                run_config(name, questions, lambda q, d, chosen=chosen: modelled.ask(AnswerRequest(q, adapters=chosen), AnswerHooks(on_delta=d)), read_lines, progress=progress)
             )
     finally:
         host.close()
