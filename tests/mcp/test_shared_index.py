@@ -161,7 +161,7 @@ async def test_two_servers_started_at_once_on_a_new_index_agree_on_one_owner(wor
     try:
         sessions = await asyncio.gather(*(server.start() for server in servers))
         try:
-            # (30 s: once in about 50 runs on a loaded CI core one of the two took longer than 10 s
+            # (30 s: once in about 40 runs, in a CI run, one of the two took longer than 10 s
             # to settle; the reason was not found — the message below says what each one saw.)
             statuses = await asyncio.gather(*(h.wait_until(lambda s=s: _settled(s), timeout=30.0) for s in sessions))
         except AssertionError as exc:
