@@ -2,7 +2,7 @@
 
 Before the loop guard, focused passages and sentence bounds, these passages made the model repeat
 its sentences until maxTokens (the issue's "It provides the infrastructure, 100% of the time."
-loop over the Gateway API page). Skipped, with the reason, when the model file is not there.
+loop over the Gateway API page). The model is the one the test setup fetches (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -25,11 +25,15 @@ _MARKER = re.compile(r"\[(\d+)\]")
 
 
 @pytest.fixture(scope="module")
-def smollm2() -> Path:
-    path = Path(os.environ.get("RAGLS_TEST_SMOLLM2", "/tmp/models/smollm2.gguf"))
-    if not path.is_file():
-        pytest.skip(f"SmolLM2 GGUF not found at {path} (set RAGLS_TEST_SMOLLM2 to its path)")
-    return path
+def smollm2(request) -> Path:
+    """$RAGLS_TEST_SMOLLM2 when set, else the GGUF the test setup fetched from the registry
+    (tests/conftest.py: skipped, with the reason, only when it cannot be fetched)."""
+    if os.environ.get("RAGLS_TEST_SMOLLM2"):
+        path = Path(os.environ["RAGLS_TEST_SMOLLM2"])
+        if not path.is_file():
+            pytest.fail(f"RAGLS_TEST_SMOLLM2 names no file: {path}")
+        return path
+    return request.getfixturevalue("smollm2_gguf")
 
 
 @pytest.fixture(scope="module")
