@@ -34,6 +34,7 @@ class ProgressBar:
         self.stream = stream
         self.tty = stream.isatty()
         self._last = 0.0
+        self._line_open = False  # a bar drawn without its line ended (the run stopped short of 100%)
 
     def __call__(self, progress) -> None:
         now = time.monotonic()
@@ -47,12 +48,21 @@ class ProgressBar:
             filled = int(width * fraction)
             bar = "█" * filled + "·" * (width - filled)
             self.stream.write(f"\r{self.label} {bar} {fraction:6.1%} {progress.done_files}/{progress.total_files} files")
-            if progress.done_files >= progress.total_files:
+            self._line_open = progress.done_files < progress.total_files
+            if not self._line_open:
                 self.stream.write("\n")
             self.stream.flush()
         elif progress.done_files >= progress.total_files or now - getattr(self, "_last_line", 0) > 5:
             self._last_line = now
             print(f"{self.label}: {progress.done_files}/{progress.total_files} files", file=self.stream)
+
+
+    def finish(self) -> None:
+        """End the bar's line, so what is printed next starts on a line of its own."""
+        if self._line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._line_open = False
 
 
 class PromptProgress:
@@ -138,7 +148,12 @@ def _open_index(args: argparse.Namespace, *, update: bool = True, quiet: bool = 
         print(f"ragls: {message}", file=sys.stderr)
     report = None
     if update:
-        report = index.sync(progress=None if quiet else ProgressBar("indexing"))
+        bar = None if quiet else ProgressBar("indexing")
+        try:
+            report = index.sync(progress=bar)
+        finally:
+            if bar is not None:
+                bar.finish()
     return index, report
 
 
@@ -194,9 +209,12 @@ def _answer_json(answer, result=None) -> dict[str, Any]:
 
 def cmd_index(args: argparse.Namespace) -> int:
     index, _ = _open_index(args, update=False)
+    bar = None if args.json else ProgressBar("indexing")
     try:
-        report = (index.rebuild if args.rebuild else index.sync)(progress=None if args.json else ProgressBar("indexing"))
+        report = (index.rebuild if args.rebuild else index.sync)(progress=bar)
     finally:
+        if bar is not None:
+            bar.finish()
         index.close()
     if args.json:
         print(json.dumps(_report_json(report, index), indent=2))

@@ -131,3 +131,31 @@ def test_one_mapping_of_model_flags_for_ask_and_the_server():
         assert raw["adapters"] == [{"name": "terse", "path": "/models/v1:beta/terse.gguf", "scale": 0.5}]
         assert raw["defaultAdapters"] == ["terse"]  # answers use the adapters given on the command line
     assert raw_model_settings(parser.parse_args(["--stdio"])) == {}
+
+
+def test_a_progress_bar_that_stops_short_of_100_percent_still_ends_its_line():
+    """`ragls index` on a terminal: a sync that reports no final 100% step (nothing changed, or
+    it stopped early) must not leave the bar's line open for the next output to run into."""
+    import io
+    from types import SimpleNamespace
+
+    from ragls.cli import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    bar = ProgressBar("indexing", stream=stream)
+    bar(SimpleNamespace(done_files=3, total_files=10))
+    assert not stream.getvalue().endswith("\n")
+    bar.finish()
+    assert stream.getvalue().endswith("\n") and stream.getvalue().count("\n") == 1
+    bar.finish()  # idempotent: no blank line
+    assert stream.getvalue().count("\n") == 1
+
+    done = Terminal()
+    full = ProgressBar("indexing", stream=done)
+    full(SimpleNamespace(done_files=2, total_files=2))
+    full.finish()
+    assert done.getvalue().count("\n") == 1  # the bar ended its own line at 100%
