@@ -18,12 +18,9 @@ from typing import Sequence
 from ragls.core.citations import cited_sentences, content_words
 from ragls.core.extractive import clean_inline
 from ragls.core.grammar import ANSWER_BOUNDS, GrammarBounds, parses
+from ragls.core.grounding import facts, holds_fact
 from ragls.core.prompting import PromptPassage
 
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
-_FLAG = re.compile(r"(?<![\w\-])--?[a-zA-Z][\w\-]*")
-_CODE_SPAN = re.compile(r"`([^`]+)`")
-_NAME = re.compile(r"\b[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+\b|\b[a-z]+_[\w]+\b|\b[a-z]+[A-Z]\w*\b")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 # Share of a target's content words a passage must hold to count as holding its answer.
 ANSWER_OVERLAP = 0.5
@@ -48,22 +45,12 @@ def shown_text(passage: PromptPassage) -> str:
     return _squash(raw) + "\n" + clean_inline(raw)
 
 
-def facts(sentence: str) -> set[str]:
-    """The exact tokens a sentence asserts: numbers, flags, code spans, dotted/snake/camel names."""
-    found = set(_NUMBER.findall(sentence)) | set(_FLAG.findall(sentence)) | set(_NAME.findall(sentence))
-    found |= {span.strip() for span in _CODE_SPAN.findall(sentence) if span.strip()}
-    return {f for f in found if f.strip("-")}
-
-
 def missing_facts(sentence: str, passage: PromptPassage) -> list[str]:
     """Facts of ``sentence`` its passage does not hold (empty: supported)."""
     text = shown_text(passage)
     missing = []
     for fact in sorted(facts(sentence)):
-        # A number must not be part of a longer number ("15" is not in "150"); a name not part of
-        # a longer name.
-        before, after = (r"(?<![\w.])", r"(?![\d])") if fact[0].isdigit() else (r"(?<!\w)", r"(?!\w)")
-        if re.search(rf"{before}{re.escape(fact)}{after}", text) is None:
+        if not holds_fact(text, fact):  # whole tokens: "15" is not in "150"
             missing.append(fact)
     words = content_words(sentence) - content_words(text)
     missing += sorted(words)
