@@ -17,36 +17,22 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 
-RETRY_DOC = """\
-# Retries
+def _lsp_conftest():
+    """tests/lsp/conftest.py: the shared workspace texts and the LSP client helpers (loaded by path,
+    under the name tests/lsp/test_reliability_e2e.py uses, so there is one copy)."""
+    import importlib.util
 
-Some intro text about the client library.
-
-## Retry policy
-
-The `retry_policy` decides how often a failed request is sent again.
-A retry_policy has a maximum number of attempts and a backoff factor.
-Set `session.retry_policy` to `RetryPolicy(max_attempts=5)` to retry five times.
-The backoff doubles after every failed attempt.
-
-## Timeouts
-
-Requests time out after thirty seconds unless `timeout_seconds` is set.
-"""
-
-SESSION_PY = '''\
-"""HTTP session helpers."""
+    name = "ragls_tests_lsp_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent.parent / "lsp" / "conftest.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-class Session:
-    """A connection pool with a retry policy."""
-
-    def __init__(self, retry_policy=None):
-        self.retry_policy = retry_policy
-
-    def send(self, request):
-        return self.retry_policy.run(request)
-'''
+_lsp = _lsp_conftest()
+RETRY_DOC, SESSION_PY = _lsp.RETRY_DOC, _lsp.SESSION_PY
 
 # A GitHub token literal: the index redacts it, and so must `read`.
 TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -62,11 +48,9 @@ Rotate it every ninety days.
 
 
 def write_workspace(root: Path) -> Path:
-    (root / "docs").mkdir(parents=True, exist_ok=True)
-    (root / "src").mkdir(exist_ok=True)
-    (root / "docs" / "retry.md").write_text(RETRY_DOC)
+    """The language server tests' workspace, plus a doc holding a (redacted) token and a `.env`."""
+    _lsp.write_workspace(root)
     (root / "docs" / "deploy.md").write_text(CONFIG_DOC)
-    (root / "src" / "session.py").write_text(SESSION_PY)
     (root / ".env").write_text("DATABASE_PASSWORD=correct-horse-battery-staple\n")
     return root
 
@@ -125,15 +109,8 @@ def error_text(result: types.CallToolResult) -> str:
 
 
 async def wait_until(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with the last value after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
+    """tests/lsp's ``wait_until``, polling faster: the latencies measured here are sub-second."""
+    return await _lsp.wait_until(check, timeout, interval)
 
 
 async def search_paths(session: ClientSession, query: str, k: int = 5) -> list[str]:
@@ -162,44 +139,25 @@ async def folder_status(session: ClientSession) -> dict[str, Any]:
 async def start_language_server(workspace: Path, index_parent: Path):
     """``ragls --stdio`` on ``workspace`` with its index under ``index_parent``, initialized."""
     import pytest_lsp
-    from lsprotocol import types as lsp
     from pytest_lsp import ClientServerConfig
 
-    client = await ClientServerConfig(server_command=[sys.executable, "-m", "ragls", "--stdio"]).start()
-    await client.initialize_session(lsp.InitializeParams(
-        capabilities=pytest_lsp.client_capabilities("visual_studio_code"),
-        root_uri=workspace.as_uri(),
-        workspace_folders=[lsp.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)],
-        initialization_options={"index": {"indexDir": str(index_parent)}},
-    ))
+    client = await ClientServerConfig(server_command=_lsp.SERVER).start()
+    await client.initialize_session(
+        _lsp.init_params(pytest_lsp.client_capabilities("visual_studio_code"), [workspace], index_parent)
+    )
     return client
 
 
-async def lsp_request(client, method: str, params: Any) -> Any:
-    return _plain(await client.protocol.send_request_async(method, params))
+lsp_request = _lsp.request
 
 
 async def lsp_wait_indexed(client, timeout: float = 20.0) -> dict:
-    async def done():
-        status = await lsp_request(client, "ragls/status", {})
-        return status if status["folders"] and all(not f["indexing"] for f in status["folders"]) else None
-
-    return await wait_until(done, timeout)
+    return await _lsp.wait_indexed(client, timeout)
 
 
 async def lsp_cited_uris(client, question: str) -> list[str]:
     answer = await lsp_request(client, "ragls/ask", {"question": question})
     return [c["uri"] for c in answer["citations"]]
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 class BackgroundSession:
