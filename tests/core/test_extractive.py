@@ -242,3 +242,48 @@ def test_a_sentence_quoting_the_whole_question_is_not_an_answer():
     good = hit("The server re-indexes a file within a second of saving it, so the index stays fresh.", path="README.md")
     answer = _answer("How does the server keep the index fresh while I edit?", quoting, good)
     assert [c.path for c in answer.citations] == ["README.md"]
+
+
+SWAP = """# Swap behaviors
+
+The swap behaviors you can choose for Linux nodes are:
+
+`NoSwap` (default)
+: Workloads running as Pods on this node do not and cannot use swap.
+
+`LimitedSwap`
+: Kubernetes workloads can utilize swap memory.
+
+Swap is configured per node by the node administrator in its configuration file.
+"""
+
+
+def test_a_lead_in_is_quoted_with_the_list_under_it_and_cited_over_both():
+    question = "Which swap behaviors can Linux nodes choose?"
+    answer = extractive_answer(question, SearchResult(question, (hit(SWAP),), covered=True))
+    first = answer.text.split(" [1]")[0]
+    # "…are:" alone says nothing; the answer is the list under it, even past the blank lines
+    assert first.startswith("The swap behaviors you can choose for Linux nodes are: `NoSwap` (default)")
+    assert "`LimitedSwap` : Kubernetes workloads can utilize swap memory." in first
+    (citation,) = answer.citations
+    assert (citation.start_line, citation.end_line) == (3, 9)
+    # the list items joined the lead-in: none is quoted a second time
+    assert answer.text.count("NoSwap") == 1
+
+
+def test_a_lead_in_followed_by_code_stays_as_it_is():
+    text = "# Create\n\nCreate the DaemonSet from this manifest file with kubectl:\n\n```yaml\nkind: DaemonSet\n```\n\nLater prose about DaemonSet updates follows much further down here.\n"
+    question = "How do I create the DaemonSet from a manifest?"
+    answer = extractive_answer(question, SearchResult(question, (hit(text),), covered=True))
+    assert "Create the DaemonSet from this manifest file with kubectl: [1]" in answer.text
+    assert "Later prose" not in answer.text.split("[1]")[0]
+
+
+@pytest.mark.parametrize("question", ["How can kube-apiserver reload its config file?", "How does one reload the config file?"])
+def test_how_questions_of_any_subject_are_how_tos_that_favour_the_flag_to_use(question):
+    from ragls.core.extractive import _answer_kind_bonus
+
+    # (not only "how do I": a how-to's answer names the command, flag or setting to use)
+    with_flag = _answer_kind_bonus(question, "To reload the config file, run the server with `--reload-config`.")
+    without = _answer_kind_bonus(question, "The config file of the API server is reloaded from disk by the server.")
+    assert with_flag > without == 0.0

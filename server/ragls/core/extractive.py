@@ -52,6 +52,7 @@ class Sentence:
     text: str
     start_line: int
     end_line: int
+    list_item: bool = False  # from a list item or a definition-list entry ("term" / ": definition")
 
 
 def _tooltip(match: re.Match[str]) -> str:
@@ -111,10 +112,11 @@ def prose_sentences(text: str, start_line: int) -> list[Sentence]:
     ``MAX_SENTENCE_CHARS`` (longer ones are cut into pieces, each with its own lines)."""
     sentences: list[Sentence] = []
     paragraph: list[tuple[int, str]] = []
+    paragraph_is_item = [False]  # does the paragraph being gathered open with a list mark?
     in_fence = False
     in_front_matter = start_line == 1 and text.startswith(("---", "+++"))
 
-    def add(raw: str, begin: int, line_of_char: list[int]) -> None:
+    def add(raw: str, begin: int, line_of_char: list[int], list_item: bool) -> None:
         for piece_begin, piece_end in _pieces(raw):
             piece = raw[piece_begin:piece_end]
             cleaned = clean_inline(piece)
@@ -124,12 +126,13 @@ def prose_sentences(text: str, start_line: int) -> list[Sentence]:
                 continue
             first = begin + piece_begin
             last = min(begin + max(piece_end - 1, piece_begin), len(line_of_char) - 1)
-            sentences.append(Sentence(cleaned, line_of_char[first], line_of_char[last]))
+            sentences.append(Sentence(cleaned, line_of_char[first], line_of_char[last], list_item))
 
     def flush() -> None:
         if not paragraph:
             return
         joined, line_of_char = "", []
+        list_item = paragraph_is_item[0] or any(line.lstrip().startswith(": ") for _, line in paragraph[1:])
         for line_no, line in paragraph:
             piece = line.strip() + " "
             joined += piece
@@ -144,7 +147,7 @@ def prose_sentences(text: str, start_line: int) -> list[Sentence]:
                 begin = block.find(part, inner)
                 inner = begin + len(part)
                 if part.strip():
-                    add(part, block_begin + begin, line_of_char)
+                    add(part, block_begin + begin, line_of_char, list_item)
 
     for offset, line in enumerate(text.split("\n")):
         line_no = start_line + offset
@@ -168,8 +171,11 @@ def prose_sentences(text: str, start_line: int) -> list[Sentence]:
             continue
         if _LIST_MARK.match(line):
             flush()
+            paragraph_is_item[0] = True
             paragraph.append((line_no, _LIST_MARK.sub("", line)))
             continue
+        if not paragraph:
+            paragraph_is_item[0] = False
         paragraph.append((line_no, line))
     flush()
     return sentences
@@ -240,7 +246,8 @@ _FLAG = re.compile(r"(?<![\w-])--?[a-zA-Z][\w-]*")
 _CODE = re.compile(r"`[^`]+`")
 
 
-_ASKS_HOW = re.compile(r"\bhow (?:do|can|should|would) (?:i|we|you)\b|\bhow to\b", re.I)
+# "How do I …", "How can kube-apiserver pick up …", "How to …": a how-to, whoever the subject is.
+_ASKS_HOW = re.compile(r"\bhow (?:do|does|can|could|should|would|will|to)\b", re.I)
 # "What is a DaemonSet (for)?", "What are operators?", "What does a CronJob do?": the subject's terms.
 _ASKS_DEFINITION = re.compile(r"^\s*what(?:'s| is| are| does)\s+(?:an?\s+|the\s+)?(.+?)(?:\s+(?:for|do|mean))?\s*\??\s*$", re.I)
 
@@ -311,13 +318,15 @@ def extractive_answer(
     # A sentence sharing a single word with a long question is rarely an answer to it.
     needed = 1 if len(set(parts.words)) <= 2 else 2
     candidates: list[tuple[int, int, Sentence, frozenset[str]]] = []
+    sentences_by_rank: dict[int, list[Sentence]] = {}
     seen: set[str] = set()
     # A sentence that quotes the whole question talks about the question (a FAQ entry's heading, an
     # evaluation note, a test) rather than answering it.
     quoted = " ".join(w.lower() for w in _WORD.findall(question))
     quoted = quoted if len(quoted.split()) >= 5 else ""
     for rank, hit in enumerate(result.hits):
-        for position, sentence in enumerate(_sentences_of(hit)):
+        sentences_by_rank[rank] = _sentences_of(hit)
+        for position, sentence in enumerate(sentences_by_rank[rank]):
             key = re.sub(r"\W+", " ", sentence.text).strip().lower()
             if key in seen:
                 continue  # overlapping chunks (a window of a long section, an overlay) repeat sentences
@@ -353,13 +362,21 @@ def extractive_answer(
     chosen: list[tuple[int, int, Sentence]] = []
     per_passage: dict[int, int] = {}
     length = 0
+    taken: set[tuple[int, int]] = set()  # (rank, position) of every sentence in the answer
     for score, rank, position, sentence in scored:
-        if chosen and (score < keep_ratio * best or length + len(sentence.text) > MAX_ANSWER_CHARS):
+        if (rank, position) in taken:
+            continue  # already in the answer as part of the list under a lead-in
+        if chosen and score < keep_ratio * best:
             continue
         if per_passage.get(rank, 0) >= max_per_passage:
             continue
+        following = sentences_by_rank[rank][position + 1 :]
+        sentence, joined = _with_continuation(sentence, following, position, {p for r, p in taken if r == rank})
+        if chosen and length + len(sentence.text) > MAX_ANSWER_CHARS:
+            continue
         per_passage[rank] = per_passage.get(rank, 0) + 1
         chosen.append((rank, position, sentence))
+        taken.update((rank, p) for p in range(position, position + 1 + joined))
         length += len(sentence.text)
         if len(chosen) >= max_sentences:
             break
@@ -380,6 +397,32 @@ def extractive_answer(
             Citation(id=n, path=hit.chunk.path, start_line=lo, end_line=hi, title=_title(hit), snippet=hit.snippet, root=hit.root)
         )
     return Answer(text=" ".join(pieces), citations=tuple(citations), abstained=False)
+
+
+# A lead-in's list is quoted up to this many characters (the list items, cut at an item).
+MAX_CONTINUATION_CHARS = 300
+
+
+def _with_continuation(
+    sentence: Sentence, following: list[Sentence], position: int, taken: set[int]
+) -> tuple[Sentence, int]:
+    """A lead-in ("The swap behaviors you can choose for Linux nodes are:") says nothing by itself:
+    the list right under it is the answer. Its first items (up to ``MAX_CONTINUATION_CHARS``, none
+    already in the answer) join it; returns the sentence and how many items joined."""
+    if not sentence.text.rstrip().endswith(":"):
+        return sentence, 0
+    text, end_line, added, joined = sentence.text.rstrip(), sentence.end_line, 0, 0
+    for offset, item in enumerate(following, 1):
+        # (a blank line may separate the lead-in or a definition-list entry from the next)
+        if not item.list_item or position + offset in taken or item.start_line > end_line + 2 or added + len(item.text) > MAX_CONTINUATION_CHARS:
+            break
+        text += (" " if text.endswith(":") else "; ") + item.text.rstrip(" .;")
+        end_line = item.end_line
+        added += len(item.text)
+        joined = offset
+    if not joined:
+        return sentence, 0
+    return Sentence(text.rstrip(":") + ".", sentence.start_line, end_line), joined
 
 
 def _pointer_answer(hits: tuple[Hit, ...]) -> Answer:
