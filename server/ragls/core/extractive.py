@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from ragls.core.query import STOPWORDS, analyze_query
+from ragls.core.query import analyze_query, definition_subject
 from ragls.core.letters import fold_letters
 from ragls.core.snippets import match_prefix
 from ragls.core.types import Answer, Chunk, Citation, Hit, SearchResult
@@ -248,19 +248,21 @@ _CODE = re.compile(r"`[^`]+`")
 
 # "How do I …", "How can kube-apiserver pick up …", "How to …": a how-to, whoever the subject is.
 _ASKS_HOW = re.compile(r"\bhow (?:do|does|can|could|should|would|will|to)\b", re.I)
-# "What is a DaemonSet (for)?", "What are operators?", "What does a CronJob do?": the subject's terms.
-_ASKS_DEFINITION = re.compile(r"^\s*what(?:'s| is| are| does)\s+(?:an?\s+|the\s+)?(.+?)(?:\s+(?:for|do|mean))?\s*\??\s*$", re.I)
+_ARTICLE = frozenset({"a", "an", "the"})
 
 
-def _definition_head(question: str) -> str:
-    """The prefix of the head noun a definition question asks about ("What is a container image?"
-    -> "imag", "What is the backoff of the retry_policy?" -> "backo"), or "" for other questions."""
-    definition = _ASKS_DEFINITION.match(question)
-    if not definition:
-        return ""
-    phrase = re.split(r"\s+of\s+", definition.group(1), maxsplit=1)[0]
-    words = [w.lower() for w in _WORD.findall(phrase) if w.lower() not in STOPWORDS]
-    return match_prefix(words[-1]) if 0 < len(words) <= 3 else ""
+def _opens_with_subject(question: str, sentence: str) -> bool:
+    """Does ``sentence`` open with the subject of a definition question ("What is a container
+    image?": "A container image represents …", "Container images are …"), not merely mention it
+    early ("Create a DaemonSet from …", "For example, the `daemonset.yaml` …")?"""
+    subject = definition_subject(question)
+    if not subject:
+        return False
+    wanted = [match_prefix(w.lower()) for w in subject.split()]
+    words = [w.lower() for w in _WORD.findall(sentence)[: len(wanted) + 1]]
+    if words and words[0] in _ARTICLE:
+        words = words[1:]
+    return len(words) >= len(wanted) and all(w.startswith(p) for w, p in zip(words, wanted))
 
 
 def _answer_kind_bonus(question: str, sentence: str) -> float:
@@ -274,11 +276,8 @@ def _answer_kind_bonus(question: str, sentence: str) -> float:
         bonus += 0.15
     elif _ASKS_HOW.search(question) and (_FLAG.search(sentence) or _CODE.search(sentence)):
         bonus += 0.15  # how-to answers name the command, flag or setting to use
-    head = _definition_head(question)
-    if head:
-        # a definition opens with its subject: "A _DaemonSet_ ensures that ...", "Operators are ..."
-        if any(w.lower().startswith(head) for w in _WORD.findall(sentence)[:4]):
-            bonus += 0.3
+    if _opens_with_subject(question, sentence):  # "A _DaemonSet_ ensures that …", "Operators are …"
+        bonus += 0.3
     return min(bonus, 0.4)
 
 

@@ -95,3 +95,19 @@ def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
         natural_language=len(content) >= 3 and not any(_looks_like_code(i) for i in identifiers),
         spelled_out=spelled_out,
     )
+
+
+# "What is a DaemonSet (for)?", "What are operators?", "What does a CronJob do?": a definition question.
+_ASKS_DEFINITION = re.compile(r"^\s*what(?:'s| is| are| does)\s+(?:an?\s+|the\s+)?(.+?)(?:\s+(?:for|do|mean))?\s*\??\s*$", re.I)
+
+
+def definition_subject(question: str) -> str:
+    """The subject a definition question asks about ("What is a DaemonSet for?" -> "DaemonSet",
+    "What is the backoff of the retry_policy?" -> "backoff"), or "" for any other question or a
+    subject of more than three words (that is a question about something, not a definition)."""
+    definition = _ASKS_DEFINITION.match(question) if isinstance(question, str) else None
+    if not definition:
+        return ""
+    phrase = re.split(r"\s+of\s+", definition.group(1), maxsplit=1)[0]
+    words = [w for w in re.findall(r"[^\W_]+", phrase) if w.lower() not in STOPWORDS]
+    return " ".join(words) if 0 < len(words) <= 3 else ""

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import tantivy
 
 from ragls.core.identifiers import camel_subwords
-from ragls.core.query import STOPWORDS, QueryParts, analyze_query
+from ragls.core.query import STOPWORDS, QueryParts, analyze_query, definition_subject
 from ragls.core.snippets import snippet_and_lines, term_matcher
 from ragls.core.types import Chunk, Hit, SearchResult
 from ragls.index.preparation import symbol_terms
@@ -92,6 +92,10 @@ class RetrievalParams:
     # API field description then beats the page that explains the topic. 0 turns it off.
     length_floor: float = 0.5
     length_floor_depth: int = 30
+    # A definition question ("What is a DaemonSet for?") is answered by the opening of the page about
+    # it: a page's introduction (the chunk its first line opens) among the candidates is kept as one
+    # of the page's ``max_per_file`` chunks, right after the page's best one. Off: False.
+    definition_intro: bool = True
 
 
 def _stems(words: tuple[str, ...] | list[str]) -> list[str]:
@@ -201,6 +205,8 @@ class Retriever:
             ),
             key=lambda row: -row[0],
         )
+        if self.params.definition_intro and definition_subject(query):
+            rescored = _introductions_second(rescored)
         ranked: list[RankedChunk] = []
         per_file: dict[str, int] = {}
         for final, first, address, chunk in rescored:
@@ -405,6 +411,20 @@ class Retriever:
         p = self.params
         share = (df + p.coverage_prior * p.coverage_prior_chunks) / (total_docs + p.coverage_prior_chunks)
         return -math.log(min(share, 0.999))
+
+
+def _introductions_second(rescored: list) -> list:
+    """``rescored`` (best first) with each page's introduction moved up to right after the page's
+    best chunk, scored just under it: "what is X" is answered where the page about X opens."""
+    best_of_page: dict[str, float] = {}
+    for final, _first, _address, chunk in rescored:
+        best_of_page.setdefault(chunk.path, final)
+    lifted = []
+    for final, first, address, chunk in rescored:
+        if chunk.start_line == 1 and final < best_of_page[chunk.path]:
+            final = best_of_page[chunk.path] * (1 - 1e-6)
+        lifted.append((final, first, address, chunk))
+    return sorted(lifted, key=lambda row: -row[0])
 
 
 class Candidate(NamedTuple):
