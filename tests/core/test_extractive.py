@@ -287,3 +287,26 @@ def test_how_questions_of_any_subject_are_how_tos_that_favour_the_flag_to_use(qu
     with_flag = _answer_kind_bonus(question, "To reload the config file, run the server with `--reload-config`.")
     without = _answer_kind_bonus(question, "The config file of the API server is reloaded from disk by the server.")
     assert with_flag > without == 0.0
+
+
+def test_a_light_verb_of_the_question_does_not_pick_the_sentence():
+    # "make" is the question's grammar: a sentence that happens to say "makes" is not the answer.
+    text = (
+        "# Certificates\n\nThe proxy makes the API server certificate available to every kubelet.\n\n"
+        "The API server checks the kubelet certificate against the configured authority bundle.\n"
+    )
+    question = "How do I make the API server check the kubelet certificate?"
+    answer = extractive_answer(question, SearchResult(question, (hit(text),), covered=True), keep_ratio=0.99)
+    assert answer.text.startswith("The API server checks the kubelet certificate"), answer.text
+
+
+def test_a_how_to_values_a_flag_as_much_as_a_question_that_asks_for_one():
+    from ragls.core.extractive import _answer_kind_bonus
+
+    sentence = "To skip phases, pass `--skip-phases` to the reset command."
+    assert _answer_kind_bonus("How do I leave out phases of a reset?", sentence) == _answer_kind_bonus(
+        "Which flag leaves out phases of a reset?", sentence
+    )
+    # inline code that is not a flag is a weaker sign of a how-to's answer
+    assert _answer_kind_bonus("How do I leave out phases of a reset?", "Phases are listed in `phases.yaml` here.") < \
+        _answer_kind_bonus("How do I leave out phases of a reset?", sentence)

@@ -237,6 +237,13 @@ _ASKS_QUANTITY = re.compile(
 )
 _ASKS_FLAG = re.compile(r"\b(?:flags?|options?|arguments?|switch(?:es)?|command[- ]line|parameters?)\b", re.I)
 _ASKS_NAME = re.compile(r"\b(?:fields?|settings?|property|properties|keys?|labels?|annotations?|attributes?|parameters?|values?|prefix|name)\b", re.I)
+# Verbs that carry the question's grammar, not its topic ("How do I *make* the API server check …",
+# "Where does the port *come* from"): among the candidate sentences they are rare, so their idf
+# would make a sentence that happens to say "makes" look like the answer. Half weight.
+_LIGHT_VERBS = frozenset(
+    "make makes get gets set put keep let lets happen happens work works need needs want come comes go goes take takes give gives see".split()
+)
+_LIGHT_VERB_WEIGHT = 0.5
 _NUMBER = re.compile(r"\d")
 _QUANTITY = re.compile(
     r"\b\d+(?:\.\d+)?\s?(?:%|percent|[KMGTP]i?B?\b|[KMGTP]i\b|bytes?|ms|s|m|h|d|seconds?|minutes?|hours?|days?|weeks?|"
@@ -275,7 +282,9 @@ def _answer_kind_bonus(question: str, sentence: str) -> float:
     elif _ASKS_NAME.search(question) and _CODE.search(sentence):
         bonus += 0.15
     elif _ASKS_HOW.search(question) and (_FLAG.search(sentence) or _CODE.search(sentence)):
-        bonus += 0.15  # how-to answers name the command, flag or setting to use
+        # a how-to is answered by the flag, command or setting to use; a flag as much as when the
+        # question asks for one ("which flag …")
+        bonus += 0.3 if _FLAG.search(sentence) else 0.15
     if _opens_with_subject(question, sentence):  # "A _DaemonSet_ ensures that …", "Operators are …"
         bonus += 0.3
     return min(bonus, 0.4)
@@ -347,6 +356,9 @@ def extractive_answer(
         return _pointer_answer(result.hits[:2])
     total = len(candidates)
     weight = {t: math.log(1 + total / (1 + sum(t in m for *_, m in candidates))) for t in terms}
+    for t in weight:
+        if t in _LIGHT_VERBS:
+            weight[t] *= _LIGHT_VERB_WEIGHT
     all_weight = sum(weight.values()) or 1.0
     scored = []
     for rank, position, sentence, matched in candidates:
