@@ -244,42 +244,42 @@ def test_a_sentence_quoting_the_whole_question_is_not_an_answer():
     assert [c.path for c in answer.citations] == ["README.md"]
 
 
-SWAP = """# Swap behaviors
+MODES = """# Cache modes
 
-The swap behaviors you can choose for Linux nodes are:
+The cache modes you can choose for a build machine are:
 
-`NoSwap` (default)
-: Workloads running as Pods on this node do not and cannot use swap.
+`NoCache` (default)
+: Builds running on this machine do not and cannot reuse earlier outputs.
 
-`LimitedSwap`
-: Kubernetes workloads can utilize swap memory.
+`SharedCache`
+: Builds can reuse the outputs of earlier builds.
 
-Swap is configured per node by the node administrator in its configuration file.
+The cache is configured per machine by its administrator in the configuration file.
 """
 
 
 def test_a_lead_in_is_quoted_with_the_list_under_it_and_cited_over_both():
-    question = "Which swap behaviors can Linux nodes choose?"
-    answer = extractive_answer(question, SearchResult(question, (hit(SWAP),), covered=True))
+    question = "Which cache modes can a build machine choose?"
+    answer = extractive_answer(question, SearchResult(question, (hit(MODES),), covered=True))
     first = answer.text.split(" [1]")[0]
     # "…are:" alone says nothing; the answer is the list under it, even past the blank lines
-    assert first.startswith("The swap behaviors you can choose for Linux nodes are: `NoSwap` (default)")
-    assert "`LimitedSwap` : Kubernetes workloads can utilize swap memory." in first
+    assert first.startswith("The cache modes you can choose for a build machine are: `NoCache` (default)")
+    assert "`SharedCache` : Builds can reuse the outputs of earlier builds." in first
     (citation,) = answer.citations
     assert (citation.start_line, citation.end_line) == (3, 9)
     # the list items joined the lead-in: none is quoted a second time
-    assert answer.text.count("NoSwap") == 1
+    assert answer.text.count("NoCache") == 1
 
 
 def test_a_lead_in_followed_by_code_stays_as_it_is():
-    text = "# Create\n\nCreate the DaemonSet from this manifest file with kubectl:\n\n```yaml\nkind: DaemonSet\n```\n\nLater prose about DaemonSet updates follows much further down here.\n"
-    question = "How do I create the DaemonSet from a manifest?"
+    text = "# Create\n\nCreate the gizmo from this manifest file with the gizmo tool:\n\n```yaml\nkind: Gizmo\n```\n\nLater prose about gizmo updates follows much further down here.\n"
+    question = "How do I create the gizmo from a manifest?"
     answer = extractive_answer(question, SearchResult(question, (hit(text),), covered=True))
-    assert "Create the DaemonSet from this manifest file with kubectl: [1]" in answer.text
+    assert "Create the gizmo from this manifest file with the gizmo tool: [1]" in answer.text
     assert "Later prose" not in answer.text.split("[1]")[0]
 
 
-@pytest.mark.parametrize("question", ["How can kube-apiserver reload its config file?", "How does one reload the config file?"])
+@pytest.mark.parametrize("question", ["How can the proxy reload its config file?", "How does one reload the config file?"])
 def test_how_questions_of_any_subject_are_how_tos_that_favour_the_flag_to_use(question):
     from ragls.core.extractive import _answer_kind_bonus
 
@@ -292,21 +292,21 @@ def test_how_questions_of_any_subject_are_how_tos_that_favour_the_flag_to_use(qu
 def test_a_light_verb_of_the_question_does_not_pick_the_sentence():
     # "make" is the question's grammar: a sentence that happens to say "makes" is not the answer.
     text = (
-        "# Certificates\n\nThe proxy makes the API server certificate available to every kubelet.\n\n"
-        "The API server checks the kubelet certificate against the configured authority bundle.\n"
+        "# Certificates\n\nThe proxy makes the gateway server certificate available to every agent.\n\n"
+        "The gateway server checks the agent certificate against the configured authority bundle.\n"
     )
-    question = "How do I make the API server check the kubelet certificate?"
+    question = "How do I make the gateway server check the agent certificate?"
     answer = extractive_answer(question, SearchResult(question, (hit(text),), covered=True), keep_ratio=0.99)
-    assert answer.text.startswith("The API server checks the kubelet certificate"), answer.text
+    assert answer.text.startswith("The gateway server checks the agent certificate"), answer.text
 
 
 def test_a_how_to_values_a_flag_as_much_as_a_question_that_asks_for_one():
     from ragls.core.extractive import _answer_kind_bonus
 
-    sentence = "To skip phases, pass `--skip-phases` to the reset command."
-    assert _answer_kind_bonus("How do I leave out phases of a reset?", sentence) == _answer_kind_bonus(
-        "Which flag leaves out phases of a reset?", sentence
+    sentence = "To skip steps, pass `--skip-steps` to the backup command."
+    assert _answer_kind_bonus("How do I leave out steps of a backup?", sentence) == _answer_kind_bonus(
+        "Which flag leaves out steps of a backup?", sentence
     )
     # inline code that is not a flag is a weaker sign of a how-to's answer
-    assert _answer_kind_bonus("How do I leave out phases of a reset?", "Phases are listed in `phases.yaml` here.") < \
-        _answer_kind_bonus("How do I leave out phases of a reset?", sentence)
+    assert _answer_kind_bonus("How do I leave out steps of a backup?", "Steps are listed in `steps.yaml` here.") < \
+        _answer_kind_bonus("How do I leave out steps of a backup?", sentence)

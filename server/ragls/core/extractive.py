@@ -253,15 +253,15 @@ _FLAG = re.compile(r"(?<![\w-])--?[a-zA-Z][\w-]*")
 _CODE = re.compile(r"`[^`]+`")
 
 
-# "How do I …", "How can kube-apiserver pick up …", "How to …": a how-to, whoever the subject is.
+# "How do I …", "How can the server pick up …", "How to …": a how-to, whoever the subject is.
 _ASKS_HOW = re.compile(r"\bhow (?:do|does|can|could|should|would|will|to)\b", re.I)
 _ARTICLE = frozenset({"a", "an", "the"})
 
 
 def _opens_with_subject(question: str, sentence: str) -> bool:
-    """Does ``sentence`` open with the subject of a definition question ("What is a container
-    image?": "A container image represents …", "Container images are …"), not merely mention it
-    early ("Create a DaemonSet from …", "For example, the `daemonset.yaml` …")?"""
+    """Does ``sentence`` open with the subject of a definition question ("What is a work
+    pool?": "A work pool runs …", "Work pools are …"), not merely mention it early ("Create a work
+    pool from …", "For example, the `pool.yaml` …")?"""
     subject = definition_subject(question)
     if not subject:
         return False
@@ -285,7 +285,7 @@ def _answer_kind_bonus(question: str, sentence: str) -> float:
         # a how-to is answered by the flag, command or setting to use; a flag as much as when the
         # question asks for one ("which flag …")
         bonus += 0.3 if _FLAG.search(sentence) else 0.15
-    if _opens_with_subject(question, sentence):  # "A _DaemonSet_ ensures that …", "Operators are …"
+    if _opens_with_subject(question, sentence):  # "A _work pool_ runs …", "Operators are …"
         bonus += 0.3
     return min(bonus, 0.4)
 
@@ -417,7 +417,7 @@ MAX_CONTINUATION_CHARS = 300
 def _with_continuation(
     sentence: Sentence, following: list[Sentence], position: int, taken: set[int]
 ) -> tuple[Sentence, int]:
-    """A lead-in ("The swap behaviors you can choose for Linux nodes are:") says nothing by itself:
+    """A lead-in ("The cache modes you can choose are:") says nothing by itself:
     the list right under it is the answer. Its first items (up to ``MAX_CONTINUATION_CHARS``, none
     already in the answer) join it; returns the sentence and how many items joined."""
     if not sentence.text.rstrip().endswith(":"):

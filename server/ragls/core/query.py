@@ -97,12 +97,12 @@ def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
     )
 
 
-# "What is a DaemonSet (for)?", "What are operators?", "What does a CronJob do?": a definition question.
+# "What is a scheduler (for)?", "What are operators?", "What does a linter do?": a definition question.
 _ASKS_DEFINITION = re.compile(r"^\s*what(?:'s| is| are| does)\s+(?:an?\s+|the\s+)?(.+?)(?:\s+(?:for|do|mean))?\s*\??\s*$", re.I)
 
 
 def definition_subject(question: str) -> str:
-    """The subject a definition question asks about ("What is a DaemonSet for?" -> "DaemonSet",
+    """The subject a definition question asks about ("What is a work pool for?" -> "work pool",
     "What is the backoff of the retry_policy?" -> "backoff"), or "" for any other question or a
     subject of more than three words (that is a question about something, not a definition)."""
     definition = _ASKS_DEFINITION.match(question) if isinstance(question, str) else None

@@ -92,10 +92,15 @@ class RetrievalParams:
     # API field description then beats the page that explains the topic. 0 turns it off.
     length_floor: float = 0.5
     length_floor_depth: int = 30
-    # A definition question ("What is a DaemonSet for?") is answered by the opening of the page about
+    # A definition question ("What is a work pool for?") is answered by the opening of the page about
     # it: a page's introduction (the chunk its first line opens) among the candidates is kept as one
     # of the page's ``max_per_file`` chunks, right after the page's best one. Off: False.
     definition_intro: bool = True
+    # A question whose best passage is code is covered only when some
+    # ``code_window_lines`` consecutive lines hold ``code_window_coverage`` of it (the coverage
+    # above, over those lines): docs/EVALUATION.md, "Abstention by workspace size". 0: off.
+    code_window_lines: int = 6
+    code_window_coverage: float = 0.5
 
 
 def _stems(words: tuple[str, ...] | list[str]) -> list[str]:
@@ -223,6 +228,13 @@ class Retriever:
                 break
         confidence = self.coverage(searcher, parts, ranked[0].chunk) if ranked else 0.0
         covered = bool(ranked) and (confidence >= self.params.min_coverage or self._symbol_hit(parts, ranked[0].chunk))
+        best = ranked[0].chunk if ranked else None
+        if covered and best.kind == "code" and len(parts.words) >= 3 and self.params.code_window_lines > 0 and not self._symbol_hit(parts, best):
+            # A question (three words or more, not a name this code defines) answered by code needs
+            # its words together (a comment, a docstring, a few lines), not strewn over a long
+            # function's names, strings and comments.
+            confidence = min(confidence, self.coverage(searcher, parts, best, window_lines=self.params.code_window_lines))
+            covered = confidence >= self.params.code_window_coverage
         return Ranking(parts, ranked, covered=covered, confidence=confidence)
 
     def _source_prior(self, parts: QueryParts, chunk: Chunk) -> float:
@@ -367,7 +379,7 @@ class Retriever:
         defined = set(symbol_terms(chunk.symbols))  # the terms the symbol signal matches
         return any(s in defined for s in parts.symbols)
 
-    def coverage(self, searcher: tantivy.Searcher, parts: QueryParts, hit: Hit | Chunk) -> float:
+    def coverage(self, searcher: tantivy.Searcher, parts: QueryParts, hit: Hit | Chunk, *, window_lines: int = 0) -> float:
         """Weighted share of the query's content terms that occur in the hit (0..1).
 
         A passage that contains the specific words of a question is on topic; one that only shares
@@ -375,16 +387,17 @@ class Retriever:
         surprise in the workspace, ``-log p`` with ``p`` the share of chunks that hold it, estimated
         with a prior (``_term_weight``) so that it means the same in a workspace of 1 page and of
         10,000: see docs/EVALUATION.md, "Abstention by workspace size".
+
+        ``window_lines`` > 0: the best share within any that many consecutive lines (the heading and
+        path count in each), for code, whose words are scattered over comments, names and strings.
         """
         stems = _stems(parts.words)
         if not stems:
             return 0.0
         chunk = hit.chunk if isinstance(hit, Hit) else hit
-        present = set(analyze_as_indexed(" ".join((chunk.text, *chunk.heading, chunk.path.replace("/", " ")))))
-        present.update(analyze_as_indexed(" ".join(camel_subwords(chunk.text))))
         names = _name_stems(parts.text)
         total_docs = max(1, searcher.num_docs)
-        weight_all = weight_hit = 0.0
+        weights: dict[str, float] = {}
         for stem in stems:
             df = searcher.doc_freq("body", stem)
             weight = self._term_weight(total_docs, df)
@@ -392,10 +405,22 @@ class Retriever:
                 # A name the workspace never mentions (Terraform, EKS, ReplicaSet in a repo without
                 # them): the question is about something that is not here.
                 weight *= self.params.unseen_name_weight
-            weight_all += weight
-            if stem in present:
-                weight_hit += weight
-        return weight_hit / weight_all if weight_all else 0.0
+            weights[stem] = weight
+        weight_all = sum(weights.values())
+        if not weight_all:
+            return 0.0
+        text = without_quotes_of(parts.text, chunk.text)
+        always = set(analyze_as_indexed(" ".join((*chunk.heading, chunk.path.replace("/", " ")))))
+
+        def terms_of(piece: str) -> set[str]:
+            return set(analyze_as_indexed(piece)) | set(analyze_as_indexed(" ".join(camel_subwords(piece))))
+
+        if window_lines <= 0:
+            spans = [terms_of(text) | always]
+        else:
+            lines = [terms_of(line) & weights.keys() for line in text.split("\n")]
+            spans = [always.union(*lines[i : i + window_lines]) for i in range(max(1, len(lines) - window_lines + 1))]
+        return max(sum(w for stem, w in weights.items() if stem in present) for present in spans) / weight_all
 
     def _term_weight(self, total_docs: int, df: int) -> float:
         """``-log p(term in a chunk)``, with ``p`` smoothed towards ``coverage_prior`` as if the
@@ -425,6 +450,23 @@ def _introductions_second(rescored: list) -> list:
             final = best_of_page[chunk.path] * (1 - 1e-6)
         lifted.append((final, first, address, chunk))
     return sorted(lifted, key=lambda row: -row[0])
+
+
+# A question of at least this many words quoted verbatim in a passage is a quote, not a match.
+_MIN_QUOTED_WORDS = 5
+_QUOTE_WORD = re.compile(r"[^\W_]+")
+
+
+def without_quotes_of(question: str, text: str) -> str:
+    """``text`` without the places that quote ``question`` word for word (case, punctuation and
+    spacing aside). A test, an evaluation note or a code comment that quotes a question talks
+    *about* the question: its words must not make the workspace look as if it answered it. (A FAQ
+    that repeats the question as a heading still covers it with the answer under the heading.)"""
+    words = _QUOTE_WORD.findall(question.lower())
+    if len(words) < _MIN_QUOTED_WORDS or words[0] not in text.lower():
+        return text
+    quoted = re.compile(r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, words)) + r"(?![^\W_])", re.I)
+    return quoted.sub(" ", text)
 
 
 class Candidate(NamedTuple):
