@@ -11,8 +11,9 @@ Invariants:
   two processes never create or rebuild it at once.
 - The manifest (path -> size, mtime, content hash, chunk count) is written *after* the Tantivy
   commit it describes, atomically. A kill at any point leaves the last commit readable; the next
-  ``sync`` re-reads whatever the manifest does not vouch for, and re-indexing a path always deletes
-  its old documents first, so catching up is idempotent.
+  ``sync`` re-reads whatever the manifest does not vouch for, and re-indexing a path deletes its
+  old documents first (in a new index written by this instance alone, only where it holds some:
+  ``_all_listed``), so catching up is idempotent.
 - Searches run on a point-in-time searcher from any thread.
 """
 
@@ -59,18 +60,20 @@ _OWN_FILE = re.compile(
 _BUFFER_OK_REASONS = {"missing", "empty", "unreadable", "too-large", "binary"}
 # A long sync commits in batches of files and of bytes read, whichever fills first (and at least
 # every _COMMIT_EVERY_SECONDS), so a kill loses little and readers see progress. The batches grow
-# with the work so that a cold index makes
-# about _BULK_COMMITS commits, two segments each (one per indexing thread). Why it matters: Tantivy's
-# merge policy (LogMergePolicy; tantivy-py offers no other) merges 8 segments of similar size, and
-# every page of a segment being merged is mapped and resident, counted in the process's RSS. From 64
-# similar segments on it merges 8 merged ones, most of the index at once: a fixed 2,000-file batch
-# made 86 segments of the 1 GB benchmark tree (12 MB each) and a final merge of 75% of its
-# index, 600 MB of mapped pages. With ~48 segments the largest merge is 8 of them, a sixth of the index
-# (docs/BENCHMARKS.md, "Scale"). Past ~1.5 GB of text the writer's heap splits batches anyway.
+# with the work, so that a cold index makes about _BULK_COMMITS commits of two segments each (one
+# per indexing thread). Why: Tantivy's merge policy (LogMergePolicy; tantivy-py offers no other)
+# merges 8 segments of similar size, and every page of a segment being merged is mapped and
+# resident, counted in the process's RSS. From 64 similar segments on, it merges 8 merged ones:
+# most of the index at once. A fixed 2,000-file batch made 86 segments of the 1 GB benchmark tree
+# and a final merge of 75% of its index, 600 MB of mapped pages; with ~48 segments the largest
+# merge is 8 of them, a sixth of the index (docs/BENCHMARKS.md, "Scale"). The time-based commit is
+# rare enough (30 s) not to cut those batches short unless reading is slower than ~1 MB/s. Past
+# ~1.5 GB of text the writer's heap (≈ 30 MB of text per thread) splits batches into more
+# segments, and from ≈ 3.5 GB on the large merges come back.
 _BULK_COMMITS = 24
 _COMMIT_MIN_FILES = 2000
 _COMMIT_MIN_BYTES = 32_000_000
-_COMMIT_EVERY_SECONDS = 10.0
+_COMMIT_EVERY_SECONDS = 30.0
 # Held (flock) while an index is opened, so two processes never create or rebuild it at once.
 _OPENING_LOCK = ".ragls-opening.lock"
 # How often a server whose index is written by another process tries to take the writer over.
