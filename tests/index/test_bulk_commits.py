@@ -153,3 +153,19 @@ def test_closing_a_buffer_in_a_new_index_replaces_its_text_with_the_file_on_disk
     assert _found(index, "zqbuffermarker") == []
     assert index.stats().chunks == 6
     index.close()
+
+
+def test_closing_a_buffer_whose_file_does_not_exist_removes_its_text(monkeypatch, tmp_path):
+    # A new file's buffer, closed without saving: nothing on disk replaces its documents, and no
+    # manifest entry names them; they must go all the same.
+    monkeypatch.setenv("RAGLS_INDEX_WORKERS", "0")
+    root = tmp_path / "ws"
+    _write_pages(root, 3)
+    index = WorkspaceIndex(root, index_path=tmp_path / "idx")
+    index.sync()
+    index.set_overlay("draft.md", "# Draft\n\nThe unsaved buffer mentions zqghostmarker.\n")
+    assert _found(index, "zqghostmarker") == ["draft.md"]
+    index.set_overlay("draft.md", None)
+    assert _found(index, "zqghostmarker") == []
+    assert index.stats().chunks == 3 and index.stats().files == 3
+    index.close()

@@ -472,6 +472,9 @@ class WorkspaceIndex:
                         del self._manifest[rel]
                         report.removed += 1
                     else:
+                        if rel in self._unlisted:  # a closed buffer whose file is gone or left out
+                            writer.delete_documents_by_term("path", rel)
+                            self._unlisted.discard(rel)
                         report.skipped[checked] += 1
                     continue
                 known_hash = (self._manifest.get(rel) or {}).get("hash")
