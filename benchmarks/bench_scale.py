@@ -314,8 +314,13 @@ def cold_index(tree: Tree, work: Path) -> dict:
     cmd = [sys.executable, "-m", "ragls", "index", str(tree.root), "--index-dir", str(index_dir), "--json"]
     out, wall, sampler = run_measured(cmd)
     report = json.loads(out)
+    # The final index's shape: how many segments Tantivy's merges left, and its size on disk (the
+    # pages a merge of all of it would map).
+    segments = len(json.loads((index_dir / "meta.json").read_text())["segments"])
+    on_disk = sum(p.stat().st_size for p in index_dir.iterdir() if p.is_file())
     shutil.rmtree(index_dir, ignore_errors=True)
-    return {"report": report, "wall": wall, "peak": sampler.peak, "single": sampler.peak_single, "sampler": sampler}
+    return {"report": report, "wall": wall, "peak": sampler.peak, "single": sampler.peak_single, "sampler": sampler,
+            "segments": segments, "on_disk": on_disk}
 
 
 def part_big(pool, target_mb: int, work: Path) -> None:
@@ -343,7 +348,8 @@ def part_big(pool, target_mb: int, work: Path) -> None:
         print(
             f"  at the RSS peak ({sampler.at_peak.get('seconds', 0):.0f} s in, {sampler.peak_processes} processes): "
             f"anonymous {sampler.at_peak.get('anon', 0) / MB:.0f} MB + mapped files {sampler.at_peak.get('file', 0) / MB:.0f} MB; "
-            f"peak anonymous alone {sampler.peak_anon / MB:.0f} MB"
+            f"peak anonymous alone {sampler.peak_anon / MB:.0f} MB; the index: {measured['on_disk'] / MB:.0f} MB on disk, "
+            f"{measured['segments']} segments"
         )
         print(
             f"  coverage: indexed {report['files']}/{tree.indexable_files} files, {report['chunks']} passages; "

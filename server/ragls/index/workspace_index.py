@@ -11,8 +11,9 @@ Invariants:
   two processes never create or rebuild it at once.
 - The manifest (path -> size, mtime, content hash, chunk count) is written *after* the Tantivy
   commit it describes, atomically. A kill at any point leaves the last commit readable; the next
-  ``sync`` re-reads whatever the manifest does not vouch for, and re-indexing a path always deletes
-  its old documents first, so catching up is idempotent.
+  ``sync`` re-reads whatever the manifest does not vouch for, and re-indexing a path deletes its
+  old documents first (in a new index written by this instance alone, only where it holds some:
+  ``_all_listed``), so catching up is idempotent.
 - Searches run on a point-in-time searcher from any thread.
 """
 
@@ -57,9 +58,22 @@ _OWN_FILE = re.compile(
 )
 # Skip reasons that concern only the file on disk, not an open buffer of it.
 _BUFFER_OK_REASONS = {"missing", "empty", "unreadable", "too-large", "binary"}
-# Commit at least this often during a long sync, so a kill loses little and readers see progress.
-_COMMIT_EVERY_FILES = 2000
-_COMMIT_EVERY_SECONDS = 10.0
+# A long sync commits in batches of files and of bytes read, whichever fills first (and at least
+# every _COMMIT_EVERY_SECONDS), so a kill loses little and readers see progress. The batches grow
+# with the work, so that a cold index makes about _BULK_COMMITS commits of two segments each (one
+# per indexing thread). Why: Tantivy's merge policy (LogMergePolicy; tantivy-py offers no other)
+# merges 8 segments of similar size, and every page of a segment being merged is mapped and
+# resident, counted in the process's RSS. From 64 similar segments on, it merges 8 merged ones:
+# most of the index at once. A fixed 2,000-file batch made 86 segments of the 1 GB benchmark tree
+# and a final merge of 75% of its index, 600 MB of mapped pages; with ~48 segments the largest
+# merge is 8 of them, a sixth of the index (docs/BENCHMARKS.md, "Scale"). The time-based commit is
+# rare enough (30 s) not to cut those batches short unless reading is slower than ~1 MB/s. Past
+# ~1.5 GB of text the writer's heap (≈ 30 MB of text per thread) splits batches into more
+# segments, and from ≈ 3.5 GB on the large merges come back.
+_BULK_COMMITS = 24
+_COMMIT_MIN_FILES = 2000
+_COMMIT_MIN_BYTES = 32_000_000
+_COMMIT_EVERY_SECONDS = 30.0
 # Held (flock) while an index is opened, so two processes never create or rebuild it at once.
 _OPENING_LOCK = ".ragls-opening.lock"
 # How often a server whose index is written by another process tries to take the writer over.
@@ -176,6 +190,14 @@ class WorkspaceIndex:
         with _opening_lock(self.index_path, self._claim_index_path):
             self._index = self._open_index()
         self._manifest: dict[str, dict] = self._load_manifest()
+        # True while every document in the index belongs to a path in the manifest or in
+        # ``_unlisted`` (paths an editor buffer was indexed for): a new index, written by this
+        # instance alone. Then a path in neither has no documents to delete before it is added,
+        # which spares a cold index one delete per file (Tantivy applies each to every segment at
+        # every commit). An index written before, by this process or another, may hold documents
+        # its manifest does not know (a kill between a commit and the manifest write).
+        self._all_listed = self._fresh
+        self._unlisted: set[str] = set()
         self.retriever = Retriever(self._index)
 
     # --- opening -----------------------------------------------------------------------------
@@ -330,6 +352,7 @@ class WorkspaceIndex:
                 with self._follow_lock:
                     self._index.reload()
                     self._fresh = False  # the owner's commits are there, and its manifest vouches for them
+                    self._all_listed = False  # (but the owner may have died before writing it)
                     self._manifest = self._load_manifest()
                     self._read_only, self._caught_up = False, False
                 self.log.info("index at %s: the process that wrote it is gone; this one writes it now", self.index_path)
@@ -382,6 +405,7 @@ class WorkspaceIndex:
                 writer.delete_documents_by_term("path", stale)
                 del self._manifest[stale]
                 report.removed += 1
+            del present
             # Only files whose size or mtime differ from the manifest are read at all.
             todo = []
             for wfile in discovery.files:
@@ -391,25 +415,32 @@ class WorkspaceIndex:
                 else:
                     todo.append(wfile)
             done_before = total - len(todo)
+            del discovery  # (its skip counts are in the report; the files still to read are in todo)
             if len(todo) >= PARALLEL_MIN_FILES and not NATIVE_SPEEDUPS:
                 self.log.info("ragls was installed without its C speed-ups (no C compiler then): indexing is slower (about 15%% on code)")
-            # No count-based commit shortly before the final one: each commit waits for Tantivy to
-            # write its segments, and the final commit follows within a few hundred files anyway.
-            # (The time-based one stays: a slow sync still shows readers its progress.)
-            last_by_count = len(todo) - _COMMIT_EVERY_FILES // 4
-            last_commit, pending = time.monotonic(), 0
+            left_files, left_bytes = len(todo), sum(f.size for f in todo)
+            batch_files = max(_COMMIT_MIN_FILES, left_files // _BULK_COMMITS)
+            batch_bytes = max(_COMMIT_MIN_BYTES, left_bytes // _BULK_COMMITS)
+            last_commit, pending, pending_bytes = time.monotonic(), 0, 0
             with contextlib.closing(self._prepare_all(todo)) as prepared_files:  # closing stops the workers
                 for done, (wfile, prepared) in enumerate(prepared_files, done_before + 1):
                     if cancel is not None and cancel.is_set():
                         report.messages.append("indexing cancelled; the index holds what was committed")
                         break
-                    pending += self._apply(writer, wfile, prepared, report)
+                    if self._apply(writer, wfile, prepared, report):
+                        pending += 1
+                        pending_bytes += wfile.size
+                    left_files, left_bytes = left_files - 1, left_bytes - wfile.size
                     if progress is not None and (done % 50 == 0 or done == total):
                         progress(IndexProgress(done, total, f"{done}/{total} files"))
-                    by_count = pending >= _COMMIT_EVERY_FILES and done - done_before < last_by_count
-                    if by_count or (pending and time.monotonic() - last_commit > _COMMIT_EVERY_SECONDS):
+                    # No batch commit shortly before the final one: each commit waits for Tantivy to
+                    # write its segments, and the final commit follows soon anyway. (The time-based
+                    # one stays: a slow sync still shows readers its progress.)
+                    by_files = pending >= batch_files and left_files > batch_files // 4
+                    by_bytes = pending_bytes >= batch_bytes and left_bytes > batch_bytes // 4
+                    if by_files or by_bytes or (pending and time.monotonic() - last_commit > _COMMIT_EVERY_SECONDS):
                         self._commit(writer)
-                        last_commit, pending = time.monotonic(), 0
+                        last_commit, pending, pending_bytes = time.monotonic(), 0, 0
             if progress is not None and not todo:
                 progress(IndexProgress(total, total, f"{total}/{total} files"))
             self._commit(writer)
@@ -441,6 +472,9 @@ class WorkspaceIndex:
                         del self._manifest[rel]
                         report.removed += 1
                     else:
+                        if rel in self._unlisted:  # a closed buffer whose file is gone or left out
+                            writer.delete_documents_by_term("path", rel)
+                            self._unlisted.discard(rel)
                         report.skipped[checked] += 1
                     continue
                 known_hash = (self._manifest.get(rel) or {}).get("hash")
@@ -478,6 +512,7 @@ class WorkspaceIndex:
             # the buffer re-reads the file.
             self._manifest.pop(rel, None)
             writer.delete_documents_by_term("path", rel)
+            self._unlisted.add(rel)
             text, self._overlay_redactions[rel] = redact_file_text(rel, text)
             chunks = chunk_document(rel, text)
             for chunk in chunks:
@@ -506,6 +541,7 @@ class WorkspaceIndex:
             writer.delete_all_documents()
             self._manifest.clear()
             self._commit(writer)
+            self._all_listed, self._unlisted = True, set()  # it holds nothing now
             overlays, self._overlays = self._overlays, {}
             report = self.sync(progress, cancel)
             for rel, text in overlays.items():
@@ -534,9 +570,11 @@ class WorkspaceIndex:
             known.update(size=wfile.size, mtime_ns=wfile.mtime_ns)
             report.unchanged += 1
             return 0
-        # Always delete first: the index may hold documents the manifest does not know about
-        # (a kill after a commit but before the manifest write, a closed editor buffer).
-        writer.delete_documents_by_term("path", rel)
+        # Delete first: the index may hold documents the manifest does not know about (a kill
+        # after a commit but before the manifest write, a closed editor buffer), except in an
+        # index whose every document is listed (``_all_listed``).
+        if known or not self._all_listed or rel in self._unlisted:
+            writer.delete_documents_by_term("path", rel)
         if known:
             report.updated += 1
         else:
