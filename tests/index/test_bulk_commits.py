@@ -169,3 +169,45 @@ def test_closing_a_buffer_whose_file_does_not_exist_removes_its_text(monkeypatch
     assert _found(index, "zqghostmarker") == []
     assert index.stats().chunks == 3 and index.stats().files == 3
     index.close()
+
+
+def test_a_buffer_open_when_the_process_died_leaves_no_text_behind(tmp_path: Path):
+    # The editor had an unsaved new file and an edited existing one open when ragls was killed: the
+    # next start must not keep serving either buffer's text.
+    from ragls.index.workspace_index import WorkspaceIndex
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "kept.md").write_text("# Kept\n\nThe file on disk says zqdiskmarker.\n")
+    index = WorkspaceIndex(root, index_path=tmp_path / "idx")
+    index.sync()
+    index.set_overlay("never-saved.md", "# New\n\nAn unsaved buffer that mentions zqorphanmarker.\n")
+    index.set_overlay("kept.md", "# Kept\n\nAn edit that was never saved mentions zqeditmarker.\n")
+    assert index.search("zqorphanmarker").hits and index.search("zqeditmarker").hits
+    index.close()  # (what a kill leaves on disk: the last commit and the manifest written after it)
+
+    reopened = WorkspaceIndex(root, index_path=tmp_path / "idx")
+    reopened.sync()
+    assert not reopened.search("zqorphanmarker").hits
+    assert not reopened.search("zqeditmarker").hits
+    assert [h.chunk.path for h in reopened.search("zqdiskmarker").hits] == ["kept.md"]
+    assert reopened.stats().files == 1
+    reopened.close()
+
+
+def test_an_open_buffer_of_a_file_that_does_not_exist_survives_a_sync(tmp_path: Path):
+    from ragls.index.workspace_index import WorkspaceIndex
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "a.md").write_text("# A\n\nSomething on disk.\n")
+    index = WorkspaceIndex(root, index_path=tmp_path / "idx")
+    index.sync()
+    index.set_overlay("draft.md", "# Draft\n\nThe unsaved draft mentions zqdraftmarker.\n")
+    index.sync()  # (a rescan: the draft is not on disk, but its buffer is open)
+    assert [h.chunk.path for h in index.search("zqdraftmarker").hits] == ["draft.md"]
+    assert index.stats().files == 2
+    index.set_overlay("draft.md", None)
+    assert not index.search("zqdraftmarker").hits
+    assert index.stats().files == 1
+    index.close()

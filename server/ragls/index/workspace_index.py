@@ -56,6 +56,9 @@ _OWN_FILE = re.compile(
     r"|meta\.json|\.managed\.json|\.tantivy-[a-z]+\.lock"
     r"|(manifest|ragls-index|meta|\.managed)\.json\.tmp\d+"
 )
+# The manifest entry of a path indexed from an editor buffer: no file has this size, so the disk
+# file is read again once the buffer is closed or the process restarts.
+_BUFFER_ENTRY = {"size": -1, "mtime_ns": -1, "buffer": True}
 # Skip reasons that concern only the file on disk, not an open buffer of it.
 _BUFFER_OK_REASONS = {"missing", "empty", "unreadable", "too-large", "binary"}
 # A long sync commits in batches of files and of bytes read, whichever fills first (and at least
@@ -190,14 +193,13 @@ class WorkspaceIndex:
         with _opening_lock(self.index_path, self._claim_index_path):
             self._index = self._open_index()
         self._manifest: dict[str, dict] = self._load_manifest()
-        # True while every document in the index belongs to a path in the manifest or in
-        # ``_unlisted`` (paths an editor buffer was indexed for): a new index, written by this
-        # instance alone. Then a path in neither has no documents to delete before it is added,
-        # which spares a cold index one delete per file (Tantivy applies each to every segment at
-        # every commit). An index written before, by this process or another, may hold documents
-        # its manifest does not know (a kill between a commit and the manifest write).
+        # True while every document in the index belongs to a path in the manifest (editor
+        # buffers included: ``set_overlay``): a new index, written by this instance alone. Then a
+        # path not in it has no documents to delete before it is added, which spares a cold index
+        # one delete per file (Tantivy applies each to every segment at every commit). An index
+        # written before, by this process or another, may hold documents its manifest does not
+        # know (a kill between a commit and the manifest write).
         self._all_listed = self._fresh
-        self._unlisted: set[str] = set()
         self.retriever = Retriever(self._index)
 
     # --- opening -----------------------------------------------------------------------------
@@ -401,7 +403,7 @@ class WorkspaceIndex:
             self._caught_up = True  # this sync is the catch-up a takeover asks for
             present = {f.path for f in discovery.files}
             total = len(discovery.files)
-            for stale in [p for p in self._manifest if p not in present]:  # (buffers are never in it)
+            for stale in [p for p in self._manifest if p not in present and p not in self._overlays]:
                 writer.delete_documents_by_term("path", stale)
                 del self._manifest[stale]
                 report.removed += 1
@@ -472,15 +474,12 @@ class WorkspaceIndex:
                         del self._manifest[rel]
                         report.removed += 1
                     else:
-                        if rel in self._unlisted:  # a closed buffer whose file is gone or left out
-                            writer.delete_documents_by_term("path", rel)
-                            self._unlisted.discard(rel)
                         report.skipped[checked] += 1
                     continue
                 known_hash = (self._manifest.get(rel) or {}).get("hash")
                 self._apply(writer, checked, prepare_file(rel, str(checked.abs_path), known_hash), report)
             if folders:  # drop everything indexed under them that is gone too: one manifest pass
-                for gone in [p for p in self._manifest if _under_any(p, folders) and not (self.root / p).exists()]:
+                for gone in [p for p in self._manifest if _under_any(p, folders) and p not in self._overlays and not (self.root / p).exists()]:
                     writer.delete_documents_by_term("path", gone)
                     del self._manifest[gone]
                     report.removed += 1
@@ -508,15 +507,15 @@ class WorkspaceIndex:
             if writer is None:
                 return
             self._overlays[rel] = text
-            # The index no longer mirrors the disk file: forget its manifest entry so that closing
-            # the buffer re-reads the file.
-            self._manifest.pop(rel, None)
             writer.delete_documents_by_term("path", rel)
-            self._unlisted.add(rel)
             text, self._overlay_redactions[rel] = redact_file_text(rel, text)
             chunks = chunk_document(rel, text)
             for chunk in chunks:
                 writer.add_document(chunk_to_document(chunk))
+            # The index no longer mirrors the disk file. The manifest still lists the path, with a
+            # size no file has: closing the buffer, or the next start if this process dies with the
+            # buffer open, re-reads the file, or removes the buffer's text if there is no file.
+            self._manifest[rel] = {**_BUFFER_ENTRY, "chunks": len(chunks)}
             self._commit(writer)
             self._last_update = time.time()
 
@@ -541,7 +540,7 @@ class WorkspaceIndex:
             writer.delete_all_documents()
             self._manifest.clear()
             self._commit(writer)
-            self._all_listed, self._unlisted = True, set()  # it holds nothing now
+            self._all_listed = True  # it holds nothing now
             overlays, self._overlays = self._overlays, {}
             report = self.sync(progress, cancel)
             for rel, text in overlays.items():
@@ -573,7 +572,7 @@ class WorkspaceIndex:
         # Delete first: the index may hold documents the manifest does not know about (a kill
         # after a commit but before the manifest write, a closed editor buffer), except in an
         # index whose every document is listed (``_all_listed``).
-        if known or not self._all_listed or rel in self._unlisted:
+        if known or not self._all_listed:
             writer.delete_documents_by_term("path", rel)
         if known:
             report.updated += 1
@@ -604,8 +603,8 @@ class WorkspaceIndex:
         return from_files + sum(self._overlay_redactions.get(rel, 0) for rel in list(self._overlays))
 
     def _file_count(self) -> int:
-        # An open buffer's path leaves the manifest (set_overlay), so the two never overlap.
-        return len(self._manifest) + len(self._overlays)
+        # (an open buffer's path is in the manifest too: set_overlay)
+        return len(self._manifest) + sum(rel not in self._manifest for rel in list(self._overlays))
 
     def _relative(self, raw: str | Path) -> str | None:
         path = Path(raw)
