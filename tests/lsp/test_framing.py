@@ -173,3 +173,19 @@ def test_framer_loses_no_message_after_a_header_that_never_ends():
     for junk in (b"Content-Length: 30\r\nX-Junk: " + b"y" * 9000, b"Content-Length: 12\r\nX-Junk: y"):
         frames = Framer().feed(junk + frame(good))
         assert [body for body, _ in frames if body is not None] == [good], junk[:40]
+
+
+def test_a_request_before_initialize_is_one_log_line_not_a_traceback(tmp_path):
+    # Eager clients hover before the handshake: each refusal (-32002) must not print an ERROR with a
+    # traceback on stderr.
+    proc = subprocess.Popen([*SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        requests = b"".join(frame({"jsonrpc": "2.0", "id": n, "method": "ragls/status", "params": {}}) for n in range(3))
+        out, err = proc.communicate(requests, timeout=30)  # (then stdin closes: the server exits)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert out.count(b'"code": -32002') == 3
+    text = err.decode()
+    assert "Traceback" not in text and "ERROR" not in text, text
+    assert text.count("has not received 'initialize' yet") == 3

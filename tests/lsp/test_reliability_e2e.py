@@ -125,10 +125,14 @@ async def test_hover_and_ask_on_a_fifo_answer_at_once(vclient, workspace, tmp_pa
     await timed(h.request(vclient, "ragls/status", {}), 2)
 
 
-async def test_hover_on_a_device_answers_at_once_without_reading_it(vclient):
+async def test_hover_and_ask_on_a_device_answer_at_once_without_reading_it(vclient):
     for device in ("/dev/zero", "/dev/urandom"):
         result, _ = await timed(hover(vclient, Path(device).as_uri()), HOVER_TIMEOUT_S)
         assert result is None
+        # (ask with the device as its document: the question is answered, the device never read)
+        answer, _ = await timed(h.ask(vclient, "What is the retry policy?", textDocument={"uri": Path(device).as_uri()},
+                                      position={"line": 0, "character": 1}), HOVER_TIMEOUT_S)
+        assert answer["citations"]
     await timed(h.request(vclient, "ragls/status", {}), 2)
 
 
@@ -174,6 +178,19 @@ async def test_a_buffer_over_the_size_limit_is_not_indexed(small_limit_client, w
     answer = await h.ask(client, "What does the quokka habitat survey say?")
     assert not any(c["uri"] == big.as_uri() for c in answer["citations"])
     assert (await status_folder(client))["files"] == 3  # retry.md, session.py, small.md
+
+
+async def test_a_file_on_disk_over_the_size_limit_is_not_read_for_a_hover(small_limit_client, workspace):
+    # Neither opened nor indexed (over maxFileSizeKb): a hover on it must not read it either.
+    client = small_limit_client
+    text = "retry_policy = 3\n" + "".join(f"# line {n} of padding that makes the file too big\n" for n in range(100))
+    big, small = workspace / "src" / "big_config.py", workspace / "src" / "small_config.py"
+    big.write_text(text)
+    small.write_text(text[:200])
+    assert len(text.encode()) > 2 * 1024 > len(text[:200].encode())
+    assert await hover(client, small.as_uri(), 0, 3) is not None  # the same line in a small file: a hover
+    result, _ = await timed(hover(client, big.as_uri(), 0, 3), HOVER_TIMEOUT_S)
+    assert result is None
 
 
 # --- item 9: requests right after `initialized` are queued, not refused ----------------------------

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcRequestCancelled, JsonRpcServerNotInitialized
 
 from ragls.lsp.handlers import create_server
 from ragls.lsp.language_server import RaglsServer
@@ -42,11 +43,28 @@ class _ClientLogHandler(logging.Handler):
             self.handleError(record)
 
 
+class _ExpectedErrorsOneLine(logging.Filter):
+    """pygls logs every error a handler answers with, traceback and all, at ERROR. The ones that
+    are the client's doing or its choice (a request before ``initialize``, bad params, a request
+    after ``shutdown``, a cancel) are answered as the spec says; they are one INFO line, not an
+    error with a traceback on every mouse rest of a client that starts too eagerly."""
+
+    _EXPECTED = (JsonRpcServerNotInitialized, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcRequestCancelled)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, self._EXPECTED):
+            log.info("answered %s: %s", type(error).__name__, error)
+            return False
+        return True
+
+
 def serve(args: Any = None, cli_settings: dict | None = None) -> int:
     """Run the language server (``ragls --stdio``, ``ragls serve [--tcp HOST:PORT]``);
     ``cli_settings``: raw settings from the command line (``cli.raw_model_settings``)."""
     logging.getLogger("ragls").setLevel(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     logging.getLogger("pygls").setLevel(logging.DEBUG if os.environ.get("RAGLS_DEBUG_PYGLS") else logging.WARNING)  # pygls logs every message body at INFO
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_ExpectedErrorsOneLine())
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     server = create_server(cli_settings or {}, force_polling=os.environ.get("RAGLS_FORCE_POLLING") == "1")
