@@ -88,12 +88,14 @@ async def test_real_model_over_lsp_streams_hovers_cancels_and_survives_kill_9(sm
     #    the user is told, and the next answer comes from the restarted model
     # (A cancel the model process does not acknowledge within its grace period, as on a
     # loaded CI core, replaces the process: kill the one serving now.)
-    model = await helpers.wait_until(model_state, timeout=180)
-    first_pid = model["processId"]
+    # (The pid is read once this answer streams: the process cancelled above may be killed for
+    # missing its grace period after it said "ready", and then a fresh one serves this answer.)
+    await helpers.wait_until(model_state, timeout=180)
     token = f"ask-{uuid.uuid4()}"
     client.progress_reports[token] = []
     pending = asyncio.ensure_future(helpers.ask(client, QUESTION, workDoneToken=token))
     await helpers.wait_until(streaming, timeout=240)
+    first_pid = (await helpers.request(client, "ragls/status", {}))["model"]["processId"]
     os.kill(first_pid, signal.SIGKILL)
     result = await asyncio.wait_for(pending, 120)
     assert result["source"] == "extractive" and result["citations"], result
