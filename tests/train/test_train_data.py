@@ -180,6 +180,16 @@ def test_cli_writes_examples_and_a_summary(workspace, tmp_path):
     assert "5 examples written" in done.stderr and "questions" in done.stderr  # progress and summary on stderr
     assert not list(tmp_path.glob(".train.jsonl.*"))  # no temporary file left behind
 
+    # Focused prompts (the default) show at most 3 passages; --focus-tokens 0 gives the K whole ones.
+    whole = tmp_path / "whole.jsonl"
+    done = ragls("train-data", "--workspace", str(workspace), "--out", str(whole), "--index-dir", str(tmp_path / "idx"), "--focus-tokens", "0")
+    assert done.returncode == 0, done.stderr
+    focused = tmp_path / "focused.jsonl"
+    done = ragls("train-data", "--workspace", str(workspace), "--out", str(focused), "--index-dir", str(tmp_path / "idx"))
+    assert done.returncode == 0, done.stderr
+    most = {f: max(len(json.loads(line)["meta"]["passages"]) for line in f.read_text().splitlines()) for f in (whole, focused)}
+    assert most[whole] > 3 >= most[focused]
+
 
 def test_cli_refuses_bad_input(workspace, tmp_path):
     out = tmp_path / "train.jsonl"
@@ -200,6 +210,9 @@ def test_cli_refuses_bad_input(workspace, tmp_path):
 
     share = ragls("train-data", "--workspace", str(workspace), "--out", str(tmp_path / "s.jsonl"), "--abstain-share", "1.5")
     assert share.returncode == 2 and "--abstain-share" in share.stderr
+
+    focus = ragls("train-data", "--workspace", str(workspace), "--out", str(tmp_path / "f.jsonl"), "--focus-tokens", "5")
+    assert focus.returncode == 2 and "--focus-tokens" in focus.stderr
 
 
 def test_options_are_validated():

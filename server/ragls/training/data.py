@@ -3,8 +3,9 @@
 For each question made from a passage (:mod:`ragls.training.questions`) the prompt is the one ragls
 would give a model for it: real retrieval from the workspace's Tantivy index (``Answerer.retrieve``),
 then ``core.prompting.build_prompt`` with the answer mode's texts, context size and answer reserve
-(token counts estimated: no tokenizer is loaded). The target quotes the gold passage's sentences
-with its ``[n]``; an abstention example gives the same question with the passages retrieved after
+(token counts estimated: no tokenizer is loaded), each passage focused to its lines that address the
+question as the model host focuses it. The target quotes the gold passage's sentences that the
+focused passage shows, with its ``[n]``; an abstention example gives the same question with the passages retrieved after
 the ones holding the answer were taken out, and the not-covered sentence as its target. Every
 target is checked when written (:mod:`ragls.training.checks`); one that fails is dropped and counted.
 
