@@ -57,6 +57,17 @@ def missing_facts(sentence: str, passage: PromptPassage) -> list[str]:
     return missing
 
 
+def visible_prefix(sentences: Sequence[str], passage: PromptPassage) -> tuple[str, ...]:
+    """The leading ``sentences`` whose facts all occur in ``passage`` as shown (stops at the first
+    that does not: a later sentence without the one before it reads out of context)."""
+    kept = []
+    for sentence in sentences:
+        if missing_facts(sentence, passage):
+            break
+        kept.append(sentence)
+    return tuple(kept)
+
+
 def check_target(
     target: str, passages: Sequence[PromptPassage], *, not_covered: str, bounds: GrammarBounds = ANSWER_BOUNDS
 ) -> str | None:

@@ -1,7 +1,7 @@
 """``ragls train-data``: the command line of :mod:`ragls.training.data`.
 
     ragls train-data --workspace DIR --out FILE.jsonl [--limit N] [--seed S] [--abstain-share 0.2]
-                     [--passages K] [--force]
+                     [--passages K] [--focus-tokens N] [--force]
 
 The workspace is indexed (incrementally, into the same cache folder ``ragls index`` uses, or
 ``--index-dir``) and every question is answered by real retrieval from that index. Progress and the
@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from ragls.core.prompting import FOCUS_TOKENS
 from ragls.settings import ModelSettings, Settings
 
 
@@ -29,6 +30,10 @@ def add_train_data_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--passages", type=int, default=Settings().retrieval.passages, metavar="K", help="passages retrieved per question (default 5, as ragls ask)")
     p.add_argument("--ctx-size", type=int, default=ModelSettings().context_size, help="context size the prompts are built for (default 4096)")
     p.add_argument("--max-tokens", type=int, default=ModelSettings().max_tokens, help="answer reserve the prompts leave (default 512)")
+    p.add_argument(
+        "--focus-tokens", type=int, default=FOCUS_TOKENS, metavar="N",
+        help=f"each passage cut to its lines that address the question, at most N tokens, as the model host does (default {FOCUS_TOKENS}; 0: whole passages)",
+    )
     p.add_argument("--index-dir", help="where the workspace's index lives (default: the user cache, as ragls index)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -95,7 +100,7 @@ def run_train_data(args: argparse.Namespace) -> int:
     try:
         options = TrainDataOptions(
             limit=args.limit, seed=args.seed, abstain_share=args.abstain_share, passages=args.passages,
-            context_size=args.ctx_size, max_tokens=args.max_tokens,
+            context_size=args.ctx_size, max_tokens=args.max_tokens, focus_tokens=args.focus_tokens or None,
         )
         if not root.is_dir():
             raise TrainDataError(f"workspace folder does not exist: {root}")

@@ -3,8 +3,9 @@
 For each question made from a passage (:mod:`ragls.training.questions`) the prompt is the one ragls
 would give a model for it: real retrieval from the workspace's Tantivy index (``Answerer.retrieve``),
 then ``core.prompting.build_prompt`` with the answer mode's texts, context size and answer reserve
-(token counts estimated: no tokenizer is loaded). The target quotes the gold passage's sentences
-with its ``[n]``; an abstention example gives the same question with the passages retrieved after
+(token counts estimated: no tokenizer is loaded), each passage focused to its lines that address the
+question as the model host focuses it. The target quotes the gold passage's sentences that the
+focused passage shows, with its ``[n]``; an abstention example gives the same question with the passages retrieved after
 the ones holding the answer were taken out, and the not-covered sentence as its target. Every
 target is checked when written (:mod:`ragls.training.checks`); one that fails is dropped and counted.
 
@@ -25,11 +26,11 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ragls.core.chunking import chunk_document
-from ragls.core.prompting import ContextTooSmall, PromptPlan, build_prompt, estimate_tokens
+from ragls.core.prompting import FOCUS_TOKENS, ContextTooSmall, PromptPlan, build_prompt, estimate_tokens
 from ragls.core.types import Chunk, Hit, SearchResult
 from ragls.core.workspace import IgnoreRules, discover
 from ragls.settings import IndexSettings, ModelSettings, Settings
-from ragls.training.checks import check_target, holds_answer, render_target
+from ragls.training.checks import check_target, holds_answer, render_target, visible_prefix
 from ragls.training.questions import KINDS, Candidate, candidates
 
 ABSTAIN = "abstain"
@@ -52,6 +53,10 @@ class TrainDataOptions:
     max_per_file: int = Settings().retrieval.max_per_file
     context_size: int = ModelSettings().context_size
     max_tokens: int = ModelSettings().max_tokens
+    # Each passage as the model host shows it: the lines of its hit that address the question, at
+    # most this many tokens, at most 3 passages (None: whole chunks, trimmed only to fit). An
+    # adapter trained on whole chunks meets focused windows at inference: another prompt shape.
+    focus_tokens: int | None = FOCUS_TOKENS
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -64,6 +69,8 @@ class TrainDataOptions:
             raise TrainDataError(
                 f"the context ({self.context_size} tokens) must be larger than the answer reserve ({self.max_tokens})"
             )
+        if self.focus_tokens is not None and self.focus_tokens < 16:
+            raise TrainDataError(f"--focus-tokens must be at least 16 (got {self.focus_tokens}; 0: whole passages)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +160,7 @@ class ExampleBuilder:
             context_size=self.options.context_size,
             max_tokens=self.options.max_tokens,
             count_tokens=estimate_tokens,
+            focus_tokens=self.options.focus_tokens,
         )
 
     def _example(self, candidate: Candidate, plan: PromptPlan, target: str, kind: str, source: str | None = None) -> Example:
@@ -181,7 +189,13 @@ class ExampleBuilder:
         gold = next((p for p in plan.passages if _same_passage(p.hit, candidate.chunk)), None)
         if gold is None:
             return "gold passage not retrieved"
-        target = render_target(candidate.sentences, gold.id)
+        # A focused passage shows only the lines that address the question: the answer is the
+        # candidate's sentences the model can read there — the first of them at least, since it
+        # holds the key fact — not sentences it would have to invent.
+        shown = visible_prefix(candidate.sentences, gold)
+        if not shown:
+            return "answer not in the passage as shown"
+        target = render_target(shown, gold.id)
         reason = check_target(target, plan.passages, not_covered=self.not_covered, bounds=self.mode.bounds)
         if reason is not None:
             return reason
