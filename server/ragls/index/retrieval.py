@@ -226,14 +226,20 @@ class Retriever:
             ranked.append(RankedChunk(final, chunk, components))
             if len(ranked) >= limit:
                 break
-        confidence = self.coverage(searcher, parts, ranked[0].chunk) if ranked else 0.0
-        covered = bool(ranked) and (confidence >= self.params.min_coverage or self._symbol_hit(parts, ranked[0].chunk))
         best = ranked[0].chunk if ranked else None
-        if covered and best.kind == "code" and len(parts.words) >= 3 and self.params.code_window_lines > 0 and not self._symbol_hit(parts, best):
-            # A question (three words or more, not a name this code defines) answered by code needs
-            # its words together (a comment, a docstring, a few lines), not strewn over a long
-            # function's names, strings and comments.
-            confidence = min(confidence, self.coverage(searcher, parts, best, window_lines=self.params.code_window_lines))
+        symbol_hit = best is not None and self._symbol_hit(parts, best)
+        # A question (three words or more, not a name this code defines) answered by code needs
+        # its words together (a comment, a docstring, a few lines), not strewn over a long
+        # function's names, strings and comments.
+        near_needed = (
+            best is not None and best.kind == "code" and len(parts.words) >= 3
+            and self.params.code_window_lines > 0 and not symbol_hit
+        )
+        window = self.params.code_window_lines if near_needed else 0
+        confidence, near = self._coverages(searcher, parts, best, window) if best is not None else (0.0, 0.0)
+        covered = best is not None and (confidence >= self.params.min_coverage or symbol_hit)
+        if covered and near_needed:
+            confidence = min(confidence, near)
             covered = confidence >= self.params.code_window_coverage
         return Ranking(parts, ranked, covered=covered, confidence=confidence)
 
@@ -379,7 +385,7 @@ class Retriever:
         defined = set(symbol_terms(chunk.symbols))  # the terms the symbol signal matches
         return any(s in defined for s in parts.symbols)
 
-    def coverage(self, searcher: tantivy.Searcher, parts: QueryParts, hit: Hit | Chunk, *, window_lines: int = 0) -> float:
+    def coverage(self, searcher: tantivy.Searcher, parts: QueryParts, hit: Hit | Chunk) -> float:
         """Weighted share of the query's content terms that occur in the hit (0..1).
 
         A passage that contains the specific words of a question is on topic; one that only shares
@@ -388,13 +394,17 @@ class Retriever:
         with a prior (``_term_weight``) so that it means the same in a workspace of 1 page and of
         10,000: see docs/EVALUATION.md, "Abstention by workspace size".
 
-        ``window_lines`` > 0: the best share within any that many consecutive lines (the heading and
-        path count in each), for code, whose words are scattered over comments, names and strings.
         """
+        return self._coverages(searcher, parts, hit.chunk if isinstance(hit, Hit) else hit, 0)[0]
+
+    def _coverages(self, searcher: tantivy.Searcher, parts: QueryParts, chunk: Chunk, window_lines: int) -> tuple[float, float]:
+        """(the coverage of the whole chunk, the best coverage within any ``window_lines``
+        consecutive lines, the heading and path counting in each; with 0, the whole chunk's again).
+        One pass for both: the window serves code, whose words are scattered over comments, names
+        and strings."""
         stems = _stems(parts.words)
         if not stems:
-            return 0.0
-        chunk = hit.chunk if isinstance(hit, Hit) else hit
+            return 0.0, 0.0
         names = _name_stems(parts.text)
         total_docs = max(1, searcher.num_docs)
         weights: dict[str, float] = {}
@@ -408,19 +418,24 @@ class Retriever:
             weights[stem] = weight
         weight_all = sum(weights.values())
         if not weight_all:
-            return 0.0
+            return 0.0, 0.0
         text = without_quotes_of(parts.text, chunk.text)
         always = set(analyze_as_indexed(" ".join((*chunk.heading, chunk.path.replace("/", " ")))))
 
         def terms_of(piece: str) -> set[str]:
             return set(analyze_as_indexed(piece)) | set(analyze_as_indexed(" ".join(camel_subwords(piece))))
 
+        pieces = text.split("\n") if window_lines > 0 else [text]
+        lines = [terms_of(piece) & weights.keys() for piece in pieces]
+
+        def share(present: set[str]) -> float:
+            return sum(weights[stem] for stem in present) / weight_all
+
+        whole = share(always.union(*lines) & weights.keys())
         if window_lines <= 0:
-            spans = [terms_of(text) | always]
-        else:
-            lines = [terms_of(line) & weights.keys() for line in text.split("\n")]
-            spans = [always.union(*lines[i : i + window_lines]) for i in range(max(1, len(lines) - window_lines + 1))]
-        return max(sum(w for stem, w in weights.items() if stem in present) for present in spans) / weight_all
+            return whole, whole
+        starts = range(max(1, len(lines) - window_lines + 1))
+        return whole, max(share(always.union(*lines[i : i + window_lines]) & weights.keys()) for i in starts)
 
     def _term_weight(self, total_docs: int, df: int) -> float:
         """``-log p(term in a chunk)``, with ``p`` smoothed towards ``coverage_prior`` as if the
