@@ -7,7 +7,6 @@ import uuid
 
 from lsprotocol import types
 
-import pytest
 import pytest_lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 

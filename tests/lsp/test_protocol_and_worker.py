@@ -1,7 +1,6 @@
 """Pure pieces of the server: ask-params validation and the index worker's ordering/coalescing."""
 
 import threading
-import time
 
 import pytest
 

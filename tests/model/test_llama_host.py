@@ -18,7 +18,6 @@ from ragls.core.requests import AnswerHooks, AnswerRequest, GenerationRequest
 from ragls.core import grammar, prompting
 from ragls.core.types import Hit
 from ragls.model import ModelHost, ModelUnavailable
-from ragls.model.llama_backend import LlamaBackend
 from ragls.model.resources import load_mode
 from ragls.settings import AdapterSpec, ModelSettings
 

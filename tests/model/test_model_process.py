@@ -3,7 +3,6 @@ requests, the restart backoff and its limit, a worker that hangs after a cancel,
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading

@@ -17,7 +17,7 @@ from ragls.core.grammar import parses
 from ragls.core.prompting import FOCUS_TOKENS, build_prompt, estimate_tokens
 from ragls.model.resources import load_mode
 from ragls.settings import ModelSettings
-from ragls.training.checks import check_target, missing_facts, render_target, shown_text, visible_prefix
+from ragls.training.checks import check_target, render_target, visible_prefix
 from ragls.training.data import ABSTAIN, ABSTAIN_FROM, ExampleBuilder, TrainDataError, TrainDataOptions, generate
 from ragls.training.questions import Candidate, candidates
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from ragls.training.lora_gguf import LoraPair, permute_rows, write_lora_gguf
-from ragls.training.tune import TuneError, TuneOptions, load_examples, missing_libraries, tokenize_example
+from ragls.training.tune import TuneError, TuneOptions, load_examples, missing_libraries
 
 HERE = Path(__file__).resolve().parent
 MISSING = missing_libraries()

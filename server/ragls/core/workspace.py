@@ -34,7 +34,7 @@ from ragls.core.chunking import language_for
 from ragls.settings import IndexSettings
 
 __all__ = [
-    "WorkspaceFile", "DiscoveryReport", "IgnoreRules", "discover", "check_file", "read_text",
+    "WorkspaceFile", "DiscoveryReport", "IgnoreRules", "discover", "check_file",
     "looks_binary", "is_secret", "IGNORE_FILE_NAMES",
 ]
 

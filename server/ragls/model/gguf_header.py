@@ -125,6 +125,15 @@ def read_header(path: Path) -> GGUFHeader:
     return GGUFHeader(version=version, tensor_count=tensors, metadata=metadata)
 
 
+def read_model_header(path: Path) -> GGUFHeader:
+    """``read_header`` of a file that must hold a model: a GGUF without tensors (a vocabulary-only
+    file) is refused here too, with the message both the model host and ``ragls tune`` show."""
+    header = read_header(path)
+    if header.tensor_count == 0:
+        raise GGUFHeaderError("it holds no weights (a vocabulary-only GGUF?)")
+    return header
+
+
 def available_memory_bytes() -> int | None:
     """MemAvailable (Linux), or None where it cannot be read (then nothing is refused)."""
     try:

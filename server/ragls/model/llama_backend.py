@@ -29,7 +29,7 @@ from llama_cpp._logger import llama_log_callback as _default_llama_log
 
 from ragls.core.requests import NO_HOOKS, AnswerHooks, GenerationRequest
 from ragls.model.backend import Generation, ModelLoadError
-from ragls.model.gguf_header import GGUFHeaderError, available_memory_bytes, context_that_fits, read_header
+from ragls.model.gguf_header import GGUFHeaderError, available_memory_bytes, context_that_fits, read_model_header
 from ragls.settings import AdapterSpec, ModelSettings
 
 GGUF_MAGIC = b"GGUF"
@@ -209,11 +209,9 @@ class LlamaBackend:
             warnings.append(thread_warning)
         repack, repack_reason = weight_repacking_for(settings.weight_repacking)
         try:
-            header = read_header(path)
+            header = read_model_header(path)
         except GGUFHeaderError as exc:
-            raise ModelLoadError(f"{path.name} is not a usable GGUF model: {exc}") from exc
-        if header.tensor_count == 0:
-            raise ModelLoadError(f"{path.name} holds no weights (a vocabulary-only GGUF?): point model.path at a full model")
+            raise ModelLoadError(f"{path.name} is not a usable GGUF model: {exc}; point model.path at a full model") from exc
         context, context_warnings = context_that_fits(
             settings.context_size,
             training=header.training_context,

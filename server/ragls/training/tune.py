@@ -223,17 +223,15 @@ def load_examples(path: Path) -> list[list[dict[str, str]]]:
 
 def check_base(path: Path):
     """The base GGUF's header, refused early with a clear reason (before transformers reads it)."""
-    from ragls.model.gguf_header import GGUFHeaderError, read_header
+    from ragls.model.gguf_header import GGUFHeaderError, read_model_header
 
     path = Path(path)
     if not path.is_file():
         raise TuneError(f"base model not found: {path}" if not path.exists() else f"{path} is not a file")
     try:
-        header = read_header(path)
+        header = read_model_header(path)
     except GGUFHeaderError as exc:
         raise TuneError(f"{path.name} is not a usable GGUF model: {exc}") from None
-    if header.tensor_count == 0:
-        raise TuneError(f"{path.name} holds no weights (a vocabulary-only GGUF?)")
     architecture = header.architecture or "unknown"
     if architecture not in SUPPORTED_ARCHITECTURES:
         raise TuneError(
