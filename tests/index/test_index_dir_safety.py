@@ -74,6 +74,22 @@ def test_an_empty_or_new_folder_is_taken_and_marked(workspace, tmp_path):
         assert (target / "ragls-index.json").exists()
 
 
+def test_a_folder_where_another_ragls_is_writing_its_marker_is_still_taken(workspace, tmp_path):
+    # Two servers started at once on a new index: the first one's marker is half written
+    # (atomic_write's temporary file, before its rename) when the second one looks at the folder.
+    target = tmp_path / "racing"
+    target.mkdir()
+    (target / "ragls-index.json.tmp4242").write_text("{")
+    assert WorkspaceIndex(workspace, index_path=target).sync().files == 3
+    assert (target / "ragls-index.json").exists()
+    # (a user's file of another name is still refused)
+    other = tmp_path / "users"
+    other.mkdir()
+    (other / "ragls-index.json.bak").write_text("mine")
+    with pytest.raises(IndexDirError):
+        WorkspaceIndex(workspace, index_path=other)
+
+
 def test_an_index_dir_that_is_a_file_is_a_clear_error(workspace, tmp_path):
     target = tmp_path / "a-file"
     target.write_text("not a folder")

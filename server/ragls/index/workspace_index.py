@@ -267,6 +267,9 @@ class WorkspaceIndex:
             raise IndexDirError(f"cannot use {self.index_path} as the index directory: {exc}") from exc
         if _VERSION_FILE in entries:
             return
+        # Another ragls process may be writing its marker this very moment (atomic_write's
+        # "<marker>.tmp<pid>" before the rename): that file is ragls' own, not the user's.
+        entries = [name for name in entries if not name.startswith(_VERSION_FILE + ".tmp")]
         if entries:
             shown = ", ".join(sorted(entries)[:3]) + (", …" if len(entries) > 3 else "")
             raise IndexDirError(
