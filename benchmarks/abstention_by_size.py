@@ -37,6 +37,10 @@ QUESTIONS = ROOT / "benchmarks" / "data" / "k8s-answers.jsonl"
 # Unanswerable questions are asked of at most this many workspaces per size (size 1 builds one
 # workspace per answerable question; asking every unanswerable one of each adds nothing new).
 MAX_WORKSPACES_FOR_UNANSWERABLE = 24
+# Pages of this repository that report the k8s evaluation and quote its questions (as the
+# question files do): left out of the repository's index, as benchmarks/bench_tune.py leaves them
+# out of its training data. A repository that quotes a question covers it.
+QUOTING_PAGES = ("docs/EVALUATION.md", "docs/BENCHMARKS.md", "docs/FINE-TUNING.md")
 
 
 def _covered(index: WorkspaceIndex, question: str) -> tuple[bool, float]:
@@ -96,7 +100,7 @@ def measure_size(size: int | None, answerable, unanswerable, pages, rng) -> dict
 def measure_repo(all_k8s) -> dict:
     own = load_questions(ROOT / "docs" / "eval" / "ragls-questions.jsonl")
     with tempfile.TemporaryDirectory(prefix="ragls-abst-repo-") as tmp:
-        index = WorkspaceIndex(ROOT, IndexSettings(exclude=("benchmarks/data/",)), index_dir=Path(tmp))
+        index = WorkspaceIndex(ROOT, IndexSettings(exclude=("benchmarks/data/", *QUOTING_PAGES)), index_dir=Path(tmp))
         index.sync()
         try:
             answered = [(_covered(index, q.text), q) for q in own]

@@ -53,3 +53,44 @@ def test_a_covered_question_is_answered_and_an_unrelated_one_declined_at_any_siz
             assert not declined.covered, (question, declined.confidence)
     finally:
         index.close()
+
+
+def _services(topics: int) -> dict[str, str]:
+    """A session-stickiness page, a page that mentions OpenShift, one about cord-blood grafts, and
+    ``topics`` filler pages that use the questions' common words (route, annotation, enables...)."""
+    files = {
+        "docs/affinity.md": (
+            "# Session affinity\n\n## Session stickiness\n\n"
+            "An annotation on the route enables sticky sessions: set sessionAffinity to ClientIP to send\n"
+            "every request of one client to the same backend.\n"
+        ),
+        "docs/platforms.md": "# Platforms\n\nSome teams run the proxy on OpenShift; the install guide covers the operator there.\n",
+        "docs/blood.md": "# Grafts\n\nUmbilical cord blood grafts restore the immune repertoire within a year.\n",
+    }
+    for n in range(topics):
+        files[f"docs/topics/t{n}.md"] = f"# Topic {n}\n\nThe route annotation of widget {n} enables sessions for gadget {n}.\n"
+    return files
+
+
+def test_a_rare_name_that_the_best_passage_does_not_mention_declines(tmp_path):
+    # A large workspace (the weight of a rare name reaches the default 5.0 from ~1,600 chunks on), where
+    # "OpenShift" is rare and not on the page about sticky sessions: a question about OpenShift's
+    # sticky sessions is about something the workspace does not cover, though that page has its
+    # other words. With the rule off (absent_name_min_weight 0) the session page "covered" it.
+    import dataclasses
+
+    index = _index(tmp_path, _services(2000))
+    question = "Which OpenShift route annotation enables sticky sessions?"
+    try:
+        declined = index.search(question)
+        assert not declined.covered, declined.confidence
+        assert index.search("Which route annotation enables sticky sessions?").covered
+        assert index.search("Which route annotation enables sticky sessions for ClientIP?").covered
+        # An acronym the passage spells out is mentioned: UCB is "umbilical cord blood".
+        answered = index.search("How soon do UCB grafts restore the immune repertoire?")
+        assert answered.covered, answered.confidence
+        assert answered.hits[0].chunk.path == "docs/blood.md"
+        index.retriever.params = dataclasses.replace(index.retriever.params, absent_name_min_weight=0.0)
+        assert index.search(question).covered, "without the rule the session page covers it"
+    finally:
+        index.close()

@@ -21,7 +21,9 @@ STOPWORDS = frozenset(
     out over own same she should so some such than that the their theirs them themselves then there
     these they this those through to too under until up very was we were what when where which while
     who whom why will with would you your yours yourself yourselves
-    s t don doesn isn use used using way ways tell explain describe mean means""".split()
+    s t don doesn isn use used using way ways tell explain describe mean means
+    don't doesn't didn't isn't wasn't weren't can't couldn't won't wouldn't shouldn't haven't hasn't
+    i'm i've i'd it's that's there's what's""".split()
 )
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)

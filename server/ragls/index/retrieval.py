@@ -80,7 +80,14 @@ class RetrievalParams:
     min_coverage: float = 0.4
     coverage_prior: float = 0.1  # a term's prior share of chunks ...
     coverage_prior_chunks: float = 100.0  # ... weighted as this many chunks
-    unseen_name_weight: float = 3.0  # weight factor of a name in the query the workspace never uses
+    unseen_name_weight: float = 3.0  # weight factor of a name in the query the workspace never uses ...
+    # ... or that the passage does not mention, when the name weighs at least this
+    # (``_term_weight``): rare in a workspace large enough to tell (5.0: at most ~0.7% of chunks,
+    # and more than ~1,400 chunks even for a name it never uses). A common name ("Pod" in the
+    # Kubernetes docs) is often left out of the sentence that answers; and in a small workspace
+    # every name is "rare": paraphrased questions name things as their page does not ("Pod
+    # Security Standards"), and there coverage already tells. 0: only names the workspace never uses.
+    absent_name_min_weight: float = 5.0
     # Source priors for mixed code + docs workspaces (tuned on docs/eval/ragls-questions.jsonl; no
     # effect on all-prose sets like k8s-docs and SciFact): a question in words multiplies prose
     # chunks by 1 + prose_boost; chunks of test files get 1 - test_penalty unless the query is about tests.
@@ -321,7 +328,9 @@ class Retriever:
         """The PRF gate: the first pass's best chunk lacks much of the query (see ``prf_gate``)."""
         if self.params.prf_gate > 1:
             return True
-        return self.coverage(searcher, parts, best) < self.params.prf_gate
+        # (a rare name the passage lacks does not count extra here: that is no vocabulary gap
+        # that feedback terms could bridge, and their drift would only find another passage)
+        return self._coverages(searcher, parts, best, 0, absent_names=False)[0] < self.params.prf_gate
 
     def _feedback_terms(self, searcher: tantivy.Searcher, parts: QueryParts, top: list[Candidate]) -> list[tuple[str, float]]:
         """RM3-style expansion: frequent, not-too-common terms of the best chunks, weighted by P(w|R)."""
@@ -397,7 +406,9 @@ class Retriever:
         """
         return self._coverages(searcher, parts, hit.chunk if isinstance(hit, Hit) else hit, 0)[0]
 
-    def _coverages(self, searcher: tantivy.Searcher, parts: QueryParts, chunk: Chunk, window_lines: int) -> tuple[float, float]:
+    def _coverages(
+        self, searcher: tantivy.Searcher, parts: QueryParts, chunk: Chunk, window_lines: int, *, absent_names: bool = True
+    ) -> tuple[float, float]:
         """(the coverage of the whole chunk, the best coverage within any ``window_lines``
         consecutive lines, the heading and path counting in each; with 0, the whole chunk's again).
         One pass for both: the window serves code, whose words are scattered over comments, names
@@ -406,19 +417,6 @@ class Retriever:
         if not stems:
             return 0.0, 0.0
         names = _name_stems(parts.text)
-        total_docs = max(1, searcher.num_docs)
-        weights: dict[str, float] = {}
-        for stem in stems:
-            df = searcher.doc_freq("body", stem)
-            weight = self._term_weight(total_docs, df)
-            if df == 0 and stem in names:
-                # A name the workspace never mentions (Terraform, EKS, ReplicaSet in a repo without
-                # them): the question is about something that is not here.
-                weight *= self.params.unseen_name_weight
-            weights[stem] = weight
-        weight_all = sum(weights.values())
-        if not weight_all:
-            return 0.0, 0.0
         text = without_quotes_of(parts.text, chunk.text)
         always = set(analyze_as_indexed(" ".join((*chunk.heading, chunk.path.replace("/", " ")))))
 
@@ -426,7 +424,25 @@ class Retriever:
             return set(analyze_as_indexed(piece)) | set(analyze_as_indexed(" ".join(camel_subwords(piece))))
 
         pieces = text.split("\n") if window_lines > 0 else [text]
-        lines = [terms_of(piece) & weights.keys() for piece in pieces]
+        wanted = set(stems)
+        lines = [terms_of(piece) & wanted for piece in pieces]
+        mentioned = always.union(*lines) | _spelled_out_acronyms(parts.text, text)
+        total_docs = max(1, searcher.num_docs)
+        weights: dict[str, float] = {}
+        for stem in stems:
+            df = searcher.doc_freq("body", stem)
+            weight = self._term_weight(total_docs, df)
+            if stem in names and (
+                df == 0 or (absent_names and stem not in mentioned and weight >= self.params.absent_name_min_weight > 0)
+            ):
+                # A name the workspace never mentions (Terraform, EKS, ReplicaSet in a repo without
+                # them), or a rare one this passage does not mention (OpenShift, ECS among the
+                # Kubernetes docs): the question is about something that is not here.
+                weight *= self.params.unseen_name_weight
+            weights[stem] = weight
+        weight_all = sum(weights.values())
+        if not weight_all:
+            return 0.0, 0.0
 
         def share(present: set[str]) -> float:
             return sum(weights[stem] for stem in present) / weight_all
@@ -511,6 +527,25 @@ class Ranking:
 
 
 _NAME = re.compile(r"[^\W_][\w.'-]*")
+
+
+_ACRONYM = re.compile(r"\b([A-Z]{3,6})s?\b")
+_WORD_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+
+
+def _spelled_out_acronyms(question: str, text: str) -> set[str]:
+    """Analysed terms of the question's acronyms (3-6 capitals) that ``text`` spells out as
+    consecutive words or camelCase parts: UCB in "umbilical cord blood", CRD in
+    "CustomResourceDefinition". A passage that names the thing in full mentions it."""
+    acronyms = {m.group(1) for m in _ACRONYM.finditer(question)}
+    if not acronyms:
+        return set()
+    initials = "".join(part[0] for part in _WORD_PART.findall(text)).lower()
+    found: set[str] = set()
+    for acronym in acronyms:
+        if acronym.lower() in initials:
+            found.update(analyze_as_indexed(acronym))
+    return found
 
 
 def _name_stems(text: str) -> set[str]:
