@@ -3,6 +3,8 @@ within the token cap, and are exactly the lines the citation names."""
 
 from __future__ import annotations
 
+import pytest
+
 from ragls.core import prompting
 from ragls.core.extractive import best_sentence_lines
 from ragls.core.types import Chunk, Hit
@@ -103,3 +105,18 @@ def test_code_hits_keep_the_lines_that_cover_the_most_terms() -> None:
     passage = prompting.focus_window(hit, "How does the kubelet renew the node lease?", 60, _count, passage_id=1).passage
     assert "kubelet.renew(node.lease)" in passage.text
     assert "x = 2" not in passage.text
+
+
+def test_a_line_longer_than_half_the_room_is_shown_whole_when_it_fits() -> None:
+    # one sentence of 30 words: more than half of a 45-token room, less than all of it
+    long_line = "The kubelet renews the node lease " + " ".join(f"word{n}" for n in range(23)) + " today."
+    hit = _hit(["Short intro line here.", long_line, "Unrelated remark about quotas."], start=1)
+    cap = _count("[1] docs/nodes.md:3-3 — Nodes\n") + 2 + 45
+    passage = prompting.focus_window(hit, QUESTION, cap, _count, passage_id=1).passage
+    assert long_line in passage.text.splitlines()
+    assert _cost(passage) <= cap
+
+
+def test_an_unknown_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="focus rule"):
+        prompting.focus_window(_hit(PAGE), QUESTION, 60, _count, passage_id=1, rule="widest")

@@ -39,7 +39,9 @@ FOCUS_TOKENS: int | None = 120
 # At most this many passages when focusing; further hits are usually the same page again or a
 # near miss, and every passage is prompt the model must read.
 FOCUS_PASSAGES = 3
-# How a focus window is chosen (see focus_window); the others are kept for benchmarks/bench_focus.py.
+# How a focus window is chosen (focus_window): "anchor" starts from the sentence that would answer;
+# "cover" takes the lines with the most question words (the rule before, and anchor's fallback),
+# selectable so that benchmarks/bench_focus.py can compare the two on the same retrieval.
 FOCUS_RULES = ("cover", "anchor")
 FOCUS_RULE = "anchor"
 
@@ -371,6 +373,8 @@ def focus_window(
     Contiguous, so that the citation's lines are exactly the lines shown; a line that alone does not
     fit is shown as an excerpt of its matching sentences (still that line).
     """
+    if rule not in FOCUS_RULES:
+        raise ValueError(f"unknown focus rule {rule!r}; one of {', '.join(FOCUS_RULES)}")
     terms = question_terms(question)
     chunk = hit.chunk
     shown = _display_lines(chunk.text, chunk.kind, chunk.start_line)
