@@ -109,18 +109,22 @@ def test_focus_shows_the_lines_that_address_the_question_and_cites_exactly_them(
     filler = [f"Unrelated remark number {n} about scheduling and quotas." for n in range(30)]
     lines = [*filler[:12], "The kubelet renews its node lease every 10 seconds.", *filler[12:]]
     hit = _hit("\n".join(lines), start=100)
-    terms = prompting.question_terms("How often does the kubelet renew its lease?")
-    focused = prompting.focus_window(hit, terms, 60, _count, passage_id=1)
+    focused = prompting.focus_window(hit, "How often does the kubelet renew its lease?", 60, _count, passage_id=1)
     assert focused is not None and focused.covered == 3
     passage = focused.passage
-    assert passage.text == "The kubelet renews its node lease every 10 seconds."
-    assert (passage.start_line, passage.end_line) == (112, 112)
+    # from the sentence that answers, then the lines after it while they fit
+    assert passage.text.splitlines()[0] == "The kubelet renews its node lease every 10 seconds."
+    assert passage.start_line == 112
+    assert passage.text.splitlines() == lines[passage.start_line - 100 : passage.end_line - 100 + 1]
+    assert _count(passage.header + "\n") + _count(passage.text + "\n") <= 60
 
 
-def test_focus_widens_to_whole_sentences_wrapped_over_lines() -> None:
+@pytest.mark.parametrize("rule", prompting.FOCUS_RULES)
+def test_focus_widens_to_whole_sentences_wrapped_over_lines(rule: str) -> None:
     text = "Intro line one.\nThe kubelet sends heartbeats\nby renewing its lease object\nevery ten seconds.\nOther text here."
     hit = _hit(text, start=1)
-    focused = prompting.focus_window(hit, prompting.question_terms("kubelet lease"), 60, _count, passage_id=1)
+    # room for the wrapped sentence and nothing else: header 5 (+2 for its line numbers) and 15
+    focused = prompting.focus_window(hit, "kubelet lease", 22, _count, passage_id=1, rule=rule)
     assert focused is not None
     assert focused.passage.text.splitlines() == ["The kubelet sends heartbeats", "by renewing its lease object", "every ten seconds."]
     assert (focused.passage.start_line, focused.passage.end_line) == (2, 4)
@@ -130,7 +134,7 @@ def test_focus_excerpts_a_long_line_to_its_matching_sentences_and_drops_markup()
     noise = " ".join(f"Sentence {n} talks about quotas." for n in range(40))
     line = f"{noise} The kubelet renews its [lease](/docs/leases/) often. {noise}"
     hit = _hit(f"# Title\n{line}", start=5)
-    focused = prompting.focus_window(hit, prompting.question_terms("kubelet lease renew"), 40, _count, passage_id=2)
+    focused = prompting.focus_window(hit, "kubelet lease renew", 40, _count, passage_id=2)
     assert focused is not None
     assert focused.passage.text == "The kubelet renews its lease often."
     assert (focused.passage.start_line, focused.passage.end_line) == (6, 6)
@@ -145,7 +149,9 @@ def test_build_prompt_focuses_caps_passages_and_leaves_out_hits_that_say_nothing
         context_size=4096, max_tokens=256, count_tokens=_count, focus_tokens=prompting.FOCUS_TOKENS,
     )
     assert [p.hit.chunk.path for p in plan.passages] == ["docs/a0.md", "docs/a1.md", "docs/a2.md"][: prompting.FOCUS_PASSAGES]
-    assert all(p.text == "The kubelet renews its lease." and p.start_line == p.end_line == 2 for p in plan.passages)
+    for p in plan.passages:
+        assert "The kubelet renews its lease." in p.text
+        assert p.text.splitlines() == p.hit.chunk.text.splitlines()[p.start_line - 1 : p.end_line]
 
 
 def test_hits_left_out_by_focus_are_not_reported_as_dropped_for_room() -> None:

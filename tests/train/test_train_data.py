@@ -309,9 +309,12 @@ def test_a_focused_passage_keeps_only_the_answer_sentences_it_shows(indexed):
     sentences = ("The default request timeout is 30 seconds.", "A retry budget is a cap on how many retries the client sends per minute.")
     candidate = Candidate("number", question, sentences, "30 seconds", gold.chunk)
 
-    focused = ExampleBuilder(retrieve, TrainDataOptions()).answer(candidate)
+    # A cap that holds the timeout's line and not the next one (the default would show the whole
+    # three-line section: the lines after the answer fill a window while they fit).
+    narrow = TrainDataOptions(focus_tokens=40)
+    focused = ExampleBuilder(retrieve, narrow).answer(candidate)
     assert not isinstance(focused, str), focused
-    plan = ExampleBuilder(retrieve, TrainDataOptions()).prompt(question, retrieve(question, 5).hits)
+    plan = ExampleBuilder(retrieve, narrow).prompt(question, retrieve(question, 5).hits)
     shown = next(p for p in plan.passages if p.hit == gold)
     assert "retry budget" not in shown.text  # the window is the timeout's line, not the whole section
     assert focused.messages[2]["content"] == f"The default request timeout is 30 seconds [{shown.id}]."
@@ -323,7 +326,7 @@ def test_a_focused_passage_keeps_only_the_answer_sentences_it_shows(indexed):
 
     # A candidate whose first sentence the window does not show is no answer at all.
     later_first = Candidate("number", question, tuple(reversed(sentences)), "30 seconds", gold.chunk)
-    assert ExampleBuilder(retrieve, TrainDataOptions()).answer(later_first) == "answer not in the passage as shown"
+    assert ExampleBuilder(retrieve, narrow).answer(later_first) == "answer not in the passage as shown"
 
 
 STDLIB_MODULES = ("textwrap", "shlex", "fnmatch", "glob", "getopt", "sched", "queue", "bisect", "colorsys", "calendar")

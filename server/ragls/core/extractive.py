@@ -11,6 +11,7 @@ import html
 import math
 import re
 from dataclasses import dataclass
+from typing import Sequence
 from importlib import resources
 
 from ragls.core.query import analyze_query, definition_subject
@@ -290,26 +291,12 @@ def _answer_kind_bonus(question: str, sentence: str) -> float:
     return min(bonus, 0.4)
 
 
-def extractive_answer(
-    question: str,
-    result: SearchResult,
-    *,
-    max_sentences: int = 3,
-    max_per_passage: int = 2,
-    keep_ratio: float = 0.6,
-) -> Answer:
-    """The sentences of the retrieved passages that best answer ``question``, each cited.
+Scored = tuple[float, int, int, Sentence]  # (score, rank of its hit, position in the hit, sentence)
 
-    A sentence scores the idf-weighted share of the question's terms it holds (weights from the
-    candidate sentences themselves: a word in every sentence says little about which one answers),
-    plus a bonus when it is the kind of answer asked for (``_answer_kind_bonus``), less for later
-    passages and for length. The best sentence is always given; others only when they score at least
-    ``keep_ratio`` of it (a weak second sentence is usually from a page about something else), at
-    most ``max_sentences``, ``max_per_passage`` per passage and ``MAX_ANSWER_CHARS`` in all. The same
-    sentence from two overlapping passages is given once.
-    """
-    if not result.covered or not result.hits:
-        return Answer(text=NOT_COVERED, citations=(), abstained=True)
+
+def _scored_sentences(question: str, hits: Sequence[Hit]) -> tuple[list[Scored], dict[int, list[Sentence]]]:
+    """The candidate sentences of ``hits`` (sharing enough words with ``question``), best first,
+    and every sentence of each hit by rank. See :func:`extractive_answer` for the scoring."""
     parts = analyze_query(question)
     # (a possessive asks about its noun: "Pod's" is matched as "pod")
     terms = list(dict.fromkeys(re.sub(r"'s?$", "", t.lower()) for t in (*parts.words, *parts.subwords)))
@@ -332,7 +319,7 @@ def extractive_answer(
     # evaluation note, a test) rather than answering it.
     quoted = " ".join(w.lower() for w in _WORD.findall(question))
     quoted = quoted if len(quoted.split()) >= 5 else ""
-    for rank, hit in enumerate(result.hits):
+    for rank, hit in enumerate(hits):
         sentences_by_rank[rank] = _sentences_of(hit)
         for position, sentence in enumerate(sentences_by_rank[rank]):
             key = re.sub(r"\W+", " ", sentence.text).strip().lower()
@@ -351,9 +338,7 @@ def extractive_answer(
             if len(matched) >= needed:
                 candidates.append((rank, position, sentence, matched))
     if not candidates:
-        # Retrieval found the topic but no sentence states it (a page of code samples, a table):
-        # point at the best sections instead of pretending the workspace is silent.
-        return _pointer_answer(result.hits[:2])
+        return [], sentences_by_rank
     total = len(candidates)
     weight = {t: math.log(1 + total / (1 + sum(t in m for *_, m in candidates))) for t in terms}
     for t in weight:
@@ -365,10 +350,49 @@ def extractive_answer(
         share = sum(weight[t] for t in matched) / all_weight
         score = (share + _answer_kind_bonus(question, sentence.text)) / (1 + 0.1 * rank)
         score -= 0.001 * max(0, len(sentence.text) - 250)
-        if parts.natural_language and result.hits[rank].chunk.kind == "code":
+        if parts.natural_language and hits[rank].chunk.kind == "code":
             score *= 0.5  # a question in words is better answered by prose than by "`x` is defined here"
         scored.append((score, rank, position, sentence))
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return scored, sentences_by_rank
+
+
+def best_sentence_lines(question: str, hit: Hit) -> tuple[int, int] | None:
+    """The file lines (1-based inclusive) of the sentence of ``hit`` that would answer ``question``
+    best, scored as :func:`extractive_answer` scores it (idf weights from this hit's sentences);
+    None when no sentence shares enough words with the question."""
+    scored, _ = _scored_sentences(question, (hit,))
+    if not scored:
+        return None
+    sentence = scored[0][3]
+    return sentence.start_line, sentence.end_line
+
+
+def extractive_answer(
+    question: str,
+    result: SearchResult,
+    *,
+    max_sentences: int = 3,
+    max_per_passage: int = 2,
+    keep_ratio: float = 0.6,
+) -> Answer:
+    """The sentences of the retrieved passages that best answer ``question``, each cited.
+
+    A sentence scores the idf-weighted share of the question's terms it holds (weights from the
+    candidate sentences themselves: a word in every sentence says little about which one answers),
+    plus a bonus when it is the kind of answer asked for (``_answer_kind_bonus``), less for later
+    passages and for length. The best sentence is always given; others only when they score at least
+    ``keep_ratio`` of it (a weak second sentence is usually from a page about something else), at
+    most ``max_sentences``, ``max_per_passage`` per passage and ``MAX_ANSWER_CHARS`` in all. The same
+    sentence from two overlapping passages is given once.
+    """
+    if not result.covered or not result.hits:
+        return Answer(text=NOT_COVERED, citations=(), abstained=True)
+    scored, sentences_by_rank = _scored_sentences(question, result.hits)
+    if not scored:
+        # Retrieval found the topic but no sentence states it (a page of code samples, a table):
+        # point at the best sections instead of pretending the workspace is silent.
+        return _pointer_answer(result.hits[:2])
     best = scored[0][0]
     chosen: list[tuple[int, int, Sentence]] = []
     per_passage: dict[int, int] = {}

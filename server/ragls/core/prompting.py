@@ -39,6 +39,11 @@ FOCUS_TOKENS: int | None = 120
 # At most this many passages when focusing; further hits are usually the same page again or a
 # near miss, and every passage is prompt the model must read.
 FOCUS_PASSAGES = 3
+# How a focus window is chosen (focus_window): "anchor" starts from the sentence that would answer;
+# "cover" takes the lines with the most question words (the rule before, and anchor's fallback),
+# selectable so that benchmarks/bench_focus.py can compare the two on the same retrieval.
+FOCUS_RULES = ("cover", "anchor")
+FOCUS_RULE = "anchor"
 
 
 class ContextTooSmall(ValueError):
@@ -166,13 +171,13 @@ def _select(
     question: str,
     focus_tokens: int | None,
     max_passages: int | None,
+    focus_rule: str = FOCUS_RULE,
 ) -> tuple[list[PromptPassage], int]:
     """:func:`select_passages`, and how many hits it left out by choice rather than for room."""
     by_choice = 0
     passages: list[PromptPassage] = []
     used = 0
     sep_tokens = count_tokens(PASSAGE_SEPARATOR)
-    terms = question_terms(question) if focus_tokens else frozenset()
     for index, hit in enumerate(hits):
         if max_passages is not None and len(passages) >= max_passages:
             by_choice += len(hits) - index
@@ -181,7 +186,9 @@ def _select(
         if remaining <= 0:
             break
         if focus_tokens:
-            focused = focus_window(hit, terms, min(remaining, focus_tokens), count_tokens, passage_id=len(passages) + 1)
+            focused = focus_window(
+                hit, question, min(remaining, focus_tokens), count_tokens, passage_id=len(passages) + 1, rule=focus_rule
+            )
             if focused is None:
                 continue
             if focused.covered == 0 and passages:
@@ -237,6 +244,7 @@ def build_prompt(
     count_tokens: CountTokens,
     overhead: int = TEMPLATE_OVERHEAD,
     focus_tokens: int | None = None,
+    focus_rule: str = FOCUS_RULE,
 ) -> PromptPlan:
     """System and user messages with as many numbered passages as the context allows.
 
@@ -256,6 +264,7 @@ def build_prompt(
             question=question,
             focus_tokens=focus,
             max_passages=FOCUS_PASSAGES if focus else None,
+            focus_rule=focus_rule,
         )
         if budget > 0
         else ([], 0)
@@ -323,16 +332,18 @@ def _display_lines(chunk_text: str, kind: str, start_line: int) -> list[str]:
     return shown
 
 
-def _excerpt(line: str, terms: frozenset[str], cap: int, count_tokens: CountTokens) -> str:
+def _excerpt(line: str, terms: frozenset[str], cap: int, count_tokens: CountTokens, *, room: int) -> str:
     """The sentences of one long line that contain question terms, in order, within ``cap``
-    tokens (gaps marked with an ellipsis); the first sentence when none does."""
+    tokens (gaps marked with an ellipsis); the first sentence when none does. The first sentence
+    may take up to ``room``: a line of one long sentence is shown whole if it fits at all, never
+    as nothing."""
     sentences = _SENTENCE_BREAK.split(line)
     picked = [i for i, sentence in enumerate(sentences) if question_terms(sentence) & terms] or [0]
     kept: list[int] = []
     for i in picked:
         candidate = kept + [i]
         text = _join_excerpt(sentences, candidate)
-        if count_tokens(text) > cap:
+        if count_tokens(text) > (cap if kept else max(cap, room)):
             break
         kept = candidate
     return _join_excerpt(sentences, kept) if kept else ""
@@ -348,14 +359,23 @@ def _join_excerpt(sentences: list[str], indexes: list[int]) -> str:
 
 
 def focus_window(
-    hit: Hit, terms: frozenset[str], cap: int, count_tokens: CountTokens, *, passage_id: int
+    hit: Hit, question: str, cap: int, count_tokens: CountTokens, *, passage_id: int, rule: str = FOCUS_RULE
 ) -> Focused | None:
-    """The contiguous lines of ``hit`` that cover the most question ``terms`` within ``cap`` tokens
-    (fewest tokens on a tie), widened to whole sentences while it fits. None when nothing fits.
+    """The contiguous lines of ``hit`` that address ``question`` within ``cap`` tokens, in whole
+    sentences. None when nothing fits.
 
-    Contiguous, so that the citation's lines are exactly the lines shown; a line longer than half
-    the cap is shown as an excerpt of its matching sentences (still that line).
+    ``rule`` "anchor": the window starts from the sentence the extractive answer would quote from
+    this hit (:func:`ragls.core.extractive.best_sentence_lines`) and takes the lines after it while
+    they fit — the line that names a term is usually followed by the lines that give its value —,
+    then the lines before it. "cover" (and "anchor" when no sentence qualifies, or code): the lines
+    that cover the most question terms, fewest tokens on a tie.
+
+    Contiguous, so that the citation's lines are exactly the lines shown; a line that alone does not
+    fit is shown as an excerpt of its matching sentences (still that line).
     """
+    if rule not in FOCUS_RULES:
+        raise ValueError(f"unknown focus rule {rule!r}; one of {', '.join(FOCUS_RULES)}")
+    terms = question_terms(question)
     chunk = hit.chunk
     shown = _display_lines(chunk.text, chunk.kind, chunk.start_line)
     n = len(shown)
@@ -367,11 +387,42 @@ def focus_window(
     if room <= 0:
         return None
     for i, line in enumerate(shown):
-        if line and count_tokens(line) > room // 2:
-            shown[i] = _excerpt(line, terms, room // 2, count_tokens)
+        if line and count_tokens(line) > room:
+            shown[i] = _excerpt(line, terms, room // 2, count_tokens, room=room)
     cost = [count_tokens(line + "\n") if line else 1 for line in shown]
     found = [question_terms(line) & terms if line else frozenset() for line in shown]
-    best: tuple[int, int, int, int] | None = None  # (covered, -tokens, lo, hi) — max wins
+    window = _anchored(hit, question, shown, cost, room) if rule == "anchor" and chunk.kind != "code" else None
+    if window is None:
+        window = _most_covered(shown, cost, found, room)
+    if window is None:
+        return None
+    lo, hi = window
+    tokens = sum(cost[lo:hi])
+    # Whole sentences: a window that starts or ends inside a wrapped sentence reads as nonsense.
+    while hi < n and _continues(shown[hi - 1], shown[hi]) and tokens + cost[hi] <= room:
+        tokens += cost[hi]
+        hi += 1
+    while lo > 0 and _continues(shown[lo - 1], shown[lo]) and tokens + cost[lo - 1] <= room:
+        lo -= 1
+        tokens += cost[lo]
+    covered: set[str] = set().union(*found[lo:hi])
+    text = "\n".join(line for line in _squeeze_blank(shown[lo:hi]))
+    passage = PromptPassage(
+        id=passage_id,
+        hit=hit,
+        start_line=chunk.start_line + lo,
+        end_line=chunk.start_line + hi - 1,
+        text=text,
+        trimmed=True,
+    )
+    return Focused(passage=passage, covered=len(covered))
+
+
+def _most_covered(shown: list[str], cost: list[int], found: list[frozenset[str]], room: int) -> tuple[int, int] | None:
+    """The window [lo, hi) of line indexes that covers the most terms within ``room`` tokens
+    (fewest tokens on a tie, then the earliest); it starts and ends on a non-blank line."""
+    n = len(shown)
+    best: tuple[int, int, int, int] | None = None  # (covered, -tokens, -lo, -hi) — max wins
     for lo in range(n):
         if not shown[lo]:
             continue
@@ -386,28 +437,47 @@ def focus_window(
             key = (len(covered), -tokens, -lo, -hi)
             if best is None or key > best:
                 best = key
-    if best is None:
+    return None if best is None else (-best[2], -best[3])
+
+
+def _anchored(hit: Hit, question: str, shown: list[str], cost: list[int], room: int) -> tuple[int, int] | None:
+    """The window [lo, hi) grown from the best sentence's lines: forward while the next line fits,
+    then backward, never across a heading; it never ends inside a wrapped sentence it could not
+    finish. None when no sentence qualifies or the sentence alone does not fit."""
+    from ragls.core.extractive import best_sentence_lines
+
+    lines = best_sentence_lines(question, hit)
+    if lines is None:
         return None
-    covered_count, tokens, lo, hi = best[0], -best[1], -best[2], -best[3]
-    # Whole sentences: a window that starts or ends inside a wrapped sentence reads as nonsense.
-    while hi < n and _continues(shown[hi - 1], shown[hi]) and tokens + cost[hi] <= room:
+    start = hit.chunk.start_line
+    lo, hi = lines[0] - start, lines[1] - start + 1
+    if lo < 0 or hi > len(shown) or lo >= hi:
+        return None
+    tokens = sum(cost[lo:hi])
+    if tokens > room or not any(shown[lo:hi]):
+        return None  # (blank: a long line whose excerpt left the sentence out)
+    anchor_lo, anchor_hi = lo, hi
+    while hi < len(shown) and tokens + cost[hi] <= room and not _HEADING.match(shown[hi]):
         tokens += cost[hi]
         hi += 1
-    while lo > 0 and _continues(shown[lo - 1], shown[lo]) and tokens + cost[lo - 1] <= room:
+    while lo > 0 and tokens + cost[lo - 1] <= room and not _HEADING.match(shown[lo - 1]):
         lo -= 1
         tokens += cost[lo]
-    text = "\n".join(line for line in _squeeze_blank(shown[lo:hi]))
-    passage = PromptPassage(
-        id=passage_id,
-        hit=hit,
-        start_line=chunk.start_line + lo,
-        end_line=chunk.start_line + hi - 1,
-        text=text,
-        trimmed=True,
-    )
-    return Focused(passage=passage, covered=covered_count)
+    # Not half a sentence at either end (the caller widens to whole sentences where room allows).
+    while hi > anchor_hi and hi < len(shown) and _continues(shown[hi - 1], shown[hi]):
+        hi -= 1
+    while lo < anchor_lo and lo > 0 and _continues(shown[lo - 1], shown[lo]):
+        lo += 1
+    while hi > anchor_hi and not shown[hi - 1]:
+        hi -= 1
+    while lo < anchor_lo and not shown[lo]:
+        lo += 1
+    return lo, hi
 
 
+# A heading (Markdown, AsciiDoc) bounds the lines an anchor takes in: the one above it is the
+# section's own, which the passage header names already; one below starts another section.
+_HEADING = re.compile(r"^\s*(?:#{1,6}|={1,6})\s")
 _BLOCK_START = re.compile(r"^\s*(?:#|[-*+] |\d+[.)] |```|~~~|\||<)")
 
 
