@@ -310,3 +310,18 @@ def test_a_how_to_values_a_flag_as_much_as_a_question_that_asks_for_one():
     # inline code that is not a flag is a weaker sign of a how-to's answer
     assert _answer_kind_bonus("How do I leave out steps of a backup?", "Steps are listed in `steps.yaml` here.") < \
         _answer_kind_bonus("How do I leave out steps of a backup?", sentence)
+
+
+def test_an_abbreviation_ends_no_sentence():
+    # A training target cut at "e.g." read "… with the scales from the settings (e.g [1]." and the
+    # adapter learned to stop there.
+    from ragls.core.extractive import prose_sentences, split_sentences
+
+    text = "Pairs come from the settings (e.g. `(name, scale)` pairs) of each mode. Then i.e. The next one. It ends here."
+    assert split_sentences(text) == [
+        "Pairs come from the settings (e.g. `(name, scale)` pairs) of each mode.",
+        "Then i.e. The next one.",
+        "It ends here.",
+    ]
+    assert [s.text for s in prose_sentences(text, 1)][0].endswith("pairs) of each mode.")
+    assert split_sentences("Stable in v1.33. The end.") == ["Stable in v1.33.", "The end."]

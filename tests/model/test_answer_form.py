@@ -197,12 +197,13 @@ def test_repeated_markers_in_one_run_are_tidied() -> None:
 class _Citer:
     """CiteAtSentenceEnd.due on its own (no vocabulary scan)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, prompt: str = "") -> None:
         from ragls.model.llama_backend import CiteAtSentenceEnd
 
         self.citer = object.__new__(CiteAtSentenceEnd)
         self.citer.min_words = 3
         self.citer.text = text
+        self.citer.prompt = prompt
 
 
 @pytest.mark.parametrize(
@@ -221,6 +222,23 @@ class _Citer:
 def test_a_sentence_end_becomes_a_citation_only_where_a_sentence_can_end(text: str, due: bool) -> None:
     pytest.importorskip("llama_cpp")
     assert _Citer(text).citer.due() is due
+
+
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("It became stable in Kubernetes v1", False),  # v1.33 in the passage: the period is inside the word
+        ("The default ratio is 1", False),  # 1.5
+        ("The label lives under kubectl", False),  # kubectl.kubernetes.io/default-container
+        ("It became stable in Kubernetes v1.33", True),  # the word is complete: the sentence may end
+        ("The kubelet renews its lease", True),  # nothing in the passage continues "lease."
+        ("It became stable in Kubernetes v1 ", True),  # after a space a period is no part of the word
+    ],
+)
+def test_no_citation_where_the_passages_continue_the_word_with_a_period(text: str, due: bool) -> None:
+    pytest.importorskip("llama_cpp")
+    prompt = "[1] docs/a.md:1-3\nStable since Kubernetes v1.33. The ratio is 1.5 by default.\nSee kubectl.kubernetes.io/default-container and the lease. Done."
+    assert _Citer(text, prompt).citer.due() is due
 
 
 class _FakeBackend:

@@ -24,6 +24,24 @@ NOT_COVERED = resources.files("ragls.prompts").joinpath("not_covered.txt").read_
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[*_])")
+# A period after these ends no sentence ("e.g. `x`", "i.e. the kubelet", "vs. Deployments"): a
+# sentence cut there is half a thought, and a target or answer ending "(e.g [1]." teaches nonsense.
+_ABBREVIATION_END = re.compile(r"(?:^|[\s(])(?:e\.g|i\.e|vs|cf|approx|incl|esp|viz|resp|et al|Fig|Eq|Sect?|Mr|Ms|Dr)\.$", re.I)
+
+
+def split_sentences(text: str) -> list[str]:
+    """``text`` split at sentence ends (a period, ``!`` or ``?``, space, then what can start a
+    sentence), not after an abbreviation; each part is a slice of ``text`` (the whitespace at the
+    cuts dropped), so ``text.find(part)`` locates it."""
+    parts: list[str] = []
+    start = 0
+    for cut in _SENTENCE_END.finditer(text):
+        if _ABBREVIATION_END.search(text[start : cut.start()]):
+            continue
+        parts.append(text[start : cut.start()])
+        start = cut.end()
+    parts.append(text[start:])
+    return parts
 # Hugo/Jekyll shortcodes: {{< glossary_tooltip text="Pods" term_id="pod" >}} reads as "Pods", and
 # without a text as its term ({{< glossary_tooltip term_id="cel" >}} -> "cel"), never as nothing:
 # "You can use {{< glossary_tooltip term_id="cel" >}} to filter" must not read "You can use to filter".
@@ -144,7 +162,7 @@ def prose_sentences(text: str, start_line: int) -> list[Sentence]:
             block_begin = joined.find(block, position) if block else position
             position = block_begin + len(block)
             inner = 0
-            for part in _SENTENCE_END.split(block):
+            for part in split_sentences(block):
                 begin = block.find(part, inner)
                 inner = begin + len(part)
                 if part.strip():

@@ -294,7 +294,6 @@ def estimate_tokens(text: str) -> int:
 
 # --- focus: the lines of a hit that address the question --------------------------------------
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[*_])")
 _ENDS_SENTENCE = re.compile(r"[.!?:]\W*$")
 _ELLIPSIS = " … "
 
@@ -337,7 +336,9 @@ def _excerpt(line: str, terms: frozenset[str], cap: int, count_tokens: CountToke
     tokens (gaps marked with an ellipsis); the first sentence when none does. The first sentence
     may take up to ``room``: a line of one long sentence is shown whole if it fits at all, never
     as nothing."""
-    sentences = _SENTENCE_BREAK.split(line)
+    from ragls.core.extractive import split_sentences
+
+    sentences = split_sentences(line)
     picked = [i for i, sentence in enumerate(sentences) if question_terms(sentence) & terms] or [0]
     kept: list[int] = []
     for i in picked:

@@ -492,7 +492,7 @@ def run_generation(
     citer = None
     if grammar is not None and (CITE_AT_SENTENCE_END if cite_at_sentence_end is None else cite_at_sentence_end):
         citer = CiteAtSentenceEnd.for_model(llm)
-        citer.reset()
+        citer.reset(llm.detokenize(prompt).decode("utf-8", "ignore"))
         chain.append(citer)
     if not read_prompt(llm, prompt, cancel, on_prompt):
         return Generation(text="", finish_reason="cancelled", completion_tokens=0)
@@ -704,7 +704,10 @@ class CiteAtSentenceEnd:
     line break or end-of-generation) and the current sentence has words enough, the marker's
     opening bracket becomes the most likely token; the grammar then lets the model pick the passage
     number and the closing ``].``. Not inside backticks, where a period belongs to a name
-    (``spec.type``), nor inside a marker.
+    (``spec.type``), nor inside a marker, nor after a word that the prompt continues with a period
+    inside it: an answer copies its passages, and ``Kubernetes v1`` followed by ``.`` is the start
+    of ``v1.33`` there (run 4 of benchmarks/bench_tune.py: "In Kubernetes v1 [1]." ended 2 of 30
+    answers), as ``1.5``, ``k8s.io`` or ``kubectl.kubernetes.io`` would be.
     """
 
     def __init__(self, llm: llama_cpp.Llama, min_words: int = 3) -> None:
@@ -721,6 +724,7 @@ class CiteAtSentenceEnd:
         self.enabled = self._ends.size > 0 and self._open is not None and self._open_after_space is not None
         self.min_words = min_words
         self.text = ""
+        self.prompt = ""
 
     @classmethod
     def for_model(cls, llm: llama_cpp.Llama) -> "CiteAtSentenceEnd":
@@ -730,8 +734,9 @@ class CiteAtSentenceEnd:
             found = _CITERS[llm] = cls(llm)
         return found
 
-    def reset(self) -> None:
+    def reset(self, prompt: str = "") -> None:
         self.text = ""
+        self.prompt = prompt
 
     def due(self) -> bool:
         """Whether a sentence end here should become a citation (pure; on ``self.text``)."""
@@ -741,7 +746,19 @@ class CiteAtSentenceEnd:
         sentence = text[text.rfind("].") + 2 :] if "]." in text else text
         if sentence.count("`") % 2:
             return False
-        return len(sentence.split()) >= self.min_words
+        if len(sentence.split()) < self.min_words:
+            return False
+        return not self._period_continues_word()
+
+    def _period_continues_word(self) -> bool:
+        """Whether the word being written occurs in the prompt with a period inside it right
+        after what is written so far (``v1`` in ``v1.33``)."""
+        if not self.prompt or self.text[-1:].isspace():
+            return False
+        word = self.text.rsplit(None, 1)[-1].lstrip("(\"'*")
+        if not word or not word[-1].isalnum():
+            return False
+        return re.search(rf"(?<![\w.]){re.escape(word)}\.[\w]", self.prompt) is not None
 
     def wants_logits(self) -> bool:
         return self.enabled and self.due()
