@@ -35,6 +35,10 @@ def _count(text: str) -> int:
     return len(text.split()) + text.count("\n")
 
 
+def _header_cost(hit: Hit) -> int:
+    return _count(prompting.PromptPassage(1, hit, hit.chunk.start_line, hit.chunk.start_line, "").header + "\n")
+
+
 def _cost(passage: prompting.PromptPassage) -> int:
     return _count(passage.header + "\n") + _count(passage.text + "\n")
 
@@ -85,7 +89,7 @@ def test_the_window_ends_on_a_whole_sentence() -> None:
     ]
     hit = _hit(wrapped, start=1)
     # room for the first two lines but not the third: the half sentence is left out
-    cap = _count("[1] docs/nodes.md:1-1 — Nodes\n") + 2 + _count(wrapped[0] + "\n") + _count(wrapped[1] + "\n")
+    cap = _header_cost(hit) + _count(wrapped[0] + "\n") + _count(wrapped[1] + "\n")
     passage = prompting.focus_window(hit, QUESTION, cap, _count, passage_id=1).passage
     assert passage.text.splitlines() == wrapped[:1]
     assert (passage.start_line, passage.end_line) == (1, 1)
@@ -111,7 +115,7 @@ def test_a_line_longer_than_half_the_room_is_shown_whole_when_it_fits() -> None:
     # one sentence of 30 words: more than half of a 45-token room, less than all of it
     long_line = "The kubelet renews the node lease " + " ".join(f"word{n}" for n in range(23)) + " today."
     hit = _hit(["Short intro line here.", long_line, "Unrelated remark about quotas."], start=1)
-    cap = _count("[1] docs/nodes.md:3-3 — Nodes\n") + 2 + 45
+    cap = _header_cost(hit) + 45
     passage = prompting.focus_window(hit, QUESTION, cap, _count, passage_id=1).passage
     assert long_line in passage.text.splitlines()
     assert _cost(passage) <= cap

@@ -72,10 +72,21 @@ def test_a_marker_naming_no_given_passage_supports_nothing():
     assert grounded.removed[0].reason == "cites no passage"
 
 
-def test_the_location_header_is_not_a_source_of_facts():
-    # "1" and "2" are the passage's line numbers in its header, not facts it states.
+def test_the_header_marker_and_lines_are_not_a_source_of_facts():
+    # "2" is the passage's [n] marker and its last line number (in the citation), not a fact it states.
     grounded = grounding.ground("Uploads fail after 2 retries [2].", PASSAGES, not_covered=NOT_COVERED)
     assert grounded.sentences == ()
+
+
+
+def test_support_counts_the_innermost_heading_the_model_was_shown_not_the_outer_ones():
+    deep = passage(1, "The default is 10800 seconds.", heading=("Virtual IPs", "Session affinity", "Stickiness timeout"))
+    # "stickiness" and "timeout" come from the header the model read
+    assert grounding.ground("The stickiness timeout default is 10800 seconds [1].", [deep], not_covered=NOT_COVERED).sentences
+    # "virtual", "ips", "session" and "affinity" only from the outer headings, which the prompt left out
+    grounded = grounding.ground("Virtual IPs session affinity defaults to 10800 seconds [1].", [deep], not_covered=NOT_COVERED)
+    assert grounded.sentences == ()
+    assert "content words" in grounded.removed[0].reason
 
 
 def test_the_not_covered_sentence_among_claims_is_dropped_not_counted():

@@ -123,8 +123,8 @@ def test_focus_shows_the_lines_that_address_the_question_and_cites_exactly_them(
 def test_focus_widens_to_whole_sentences_wrapped_over_lines(rule: str) -> None:
     text = "Intro line one.\nThe kubelet sends heartbeats\nby renewing its lease object\nevery ten seconds.\nOther text here."
     hit = _hit(text, start=1)
-    # room for the wrapped sentence and nothing else: header 5 (+2 for its line numbers) and 15
-    focused = prompting.focus_window(hit, "kubelet lease", 22, _count, passage_id=1, rule=rule)
+    # room for the wrapped sentence and nothing else: header 3 ("[1] Leases" and its newline) and 15
+    focused = prompting.focus_window(hit, "kubelet lease", 18, _count, passage_id=1, rule=rule)
     assert focused is not None
     assert focused.passage.text.splitlines() == ["The kubelet sends heartbeats", "by renewing its lease object", "every ten seconds."]
     assert (focused.passage.start_line, focused.passage.end_line) == (2, 4)

@@ -30,7 +30,7 @@ HITS = [hit("a.md", 10, 20, heading=("Guide", "Retries")), hit("b.py", 1, 5), hi
     [
         (20_000, 512, (False, False, False)),  # everything fits
         (1_600, 512, (False, False, True)),  # the third passage is cut to a window of its lines
-        (1_400, 512, (False, True)),  # the second is cut, the third left out
+        (1_300, 512, (False, True)),  # the second is cut, the third left out
         (900, 512, (True,)),  # only part of the first passage
         (1_700, 1_000, (True,)),  # a bigger answer reserve leaves less room
     ],
@@ -53,11 +53,41 @@ def test_prompt_never_overflows(context: int, focus: int | None) -> None:
         return
     assert len(plan.system) + len(plan.user) + 300 + 10 <= context
     assert [p.id for p in plan.passages] == list(range(1, len(plan.passages) + 1))
-    for p in plan.passages:  # the header names exactly the lines shown
+    for p in plan.passages:  # the citation names exactly the lines shown
         shown = p.text.split("\n")
         assert len(shown) == p.end_line - p.start_line + 1
         assert shown[0] == f"line {p.start_line} of {p.hit.chunk.path} retry timeout"
-        assert f"[{p.id}] {p.hit.chunk.path}:{p.start_line}-{p.end_line}" in plan.user
+        assert p.citation().location == f"{p.hit.chunk.path}:{p.start_line}-{p.end_line}"
+        assert p.render() in plan.user
+
+
+
+DEEP = ("Virtual IPs and Service Proxies", "Session affinity", "Session stickiness timeout")
+
+
+def test_a_deep_heading_passage_shows_a_short_header_naming_its_innermost_heading() -> None:
+    deep = hit("docs/reference/networking/virtual-ips.md", 120, 4, heading=DEEP)
+    plan = build_prompt("retry timeout?", [deep], TEXTS, context_size=4_000, max_tokens=256, count_tokens=len, overhead=0, focus_tokens=120)
+    (p,) = plan.passages
+    assert p.header == "[1] Session stickiness timeout"
+    assert len(p.header) < len(p.title) / 2
+    # the model reads neither the path, the line numbers nor the outer headings
+    assert "virtual-ips" not in p.header and not any(ch.isdigit() for ch in p.header[3:])
+    assert "Session affinity" not in plan.user
+    # ... and the user's citation still carries all of them
+    citation = p.citation()
+    assert citation.title == "Virtual IPs and Service Proxies > Session affinity > Session stickiness timeout"
+    assert citation.path == "docs/reference/networking/virtual-ips.md"
+    assert citation.location == f"docs/reference/networking/virtual-ips.md:{p.start_line}-{p.end_line}"
+
+
+def test_a_code_passage_is_named_by_its_symbols_and_one_without_a_name_by_its_file() -> None:
+    code = Chunk(path="src/pkg/lease.py", start_line=1, end_line=2, text="x\ny", kind="code", symbols=("Lease.renew",))
+    assert prompting.PromptPassage(2, Hit(code, 1.0), 1, 2, "x\ny").header == "[2] Lease.renew"
+    packed = Chunk(path="src/pkg/consts.py", start_line=1, end_line=2, text="x\ny", kind="code", symbols=("A", "B", "C", "D", "E"))
+    assert prompting.PromptPassage(1, Hit(packed, 1.0), 1, 2, "x\ny").header == "[1] A, B, C, …"
+    plain = Chunk(path="notes/todo.txt", start_line=1, end_line=2, text="x\ny", kind="text")
+    assert prompting.PromptPassage(1, Hit(plain, 1.0), 1, 2, "x\ny").header == "[1] todo.txt"
 
 
 def test_trimmed_window_keeps_the_matched_line() -> None:

@@ -294,7 +294,7 @@ def test_a_small_context_trims_passages_and_targets_stay_inside_the_lines_shown(
         gold = next(p for p in plan.passages if p.citation().location == example["meta"]["source"])
         for body in re.findall(r"(.+?) \[\d+\]\.(?: |$)", example["messages"][2]["content"]):
             for number in re.findall(r"\d+", body):
-                assert number in gold.text or number in gold.header
+                assert number in gold.text or number in gold.label
     assert trimmed  # the context was small enough to trim: the check above saw windows, not chunks
 
 

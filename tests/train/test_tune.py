@@ -49,7 +49,7 @@ def ragls(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 
 def example(answer: str, passages: int = 2) -> dict:
-    user = "Passages:\n\n" + "\n\n".join(f"[{n}] docs/a.md:{n}-{n} — A\nline {n}" for n in range(1, passages + 1))
+    user = "Passages:\n\n" + "\n\n".join(f"[{n}] A\nline {n}" for n in range(1, passages + 1))
     return {
         "messages": [
             {"role": "system", "content": "You are ragls."},

@@ -58,9 +58,11 @@ def holds_fact(text: str, fact: str) -> bool:
 
 
 def passage_text(passage: PromptPassage) -> str:
-    """What a passage says, raw and with inline markup cleaned (a model may write either). Its
-    location header is left out: the line numbers there are not facts the passage states."""
-    raw = f"{passage.title}\n{passage.text}"
+    """What the model was shown of a passage, raw and with inline markup cleaned (a model may
+    write either): its header's label (the innermost heading, or the code's names) and its lines.
+    Not the ``[n]`` marker (a number no passage states), and not the outer headings the user's
+    citation names: a sentence whose support the model never saw was not grounded by it."""
+    raw = f"{passage.label}\n{passage.text}"
     return re.sub(r"\s+", " ", raw).strip() + "\n" + clean_inline(raw)
 
 

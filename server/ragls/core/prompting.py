@@ -16,6 +16,7 @@ Pure: token counts come from a ``count_tokens`` callable (the model's tokenizer,
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from string import Template
@@ -44,6 +45,9 @@ FOCUS_PASSAGES = 3
 # selectable so that benchmarks/bench_focus.py can compare the two on the same retrieval.
 FOCUS_RULES = ("cover", "anchor")
 FOCUS_RULE = "anchor"
+# At most this many names of a code chunk in its header: a chunk packing many small definitions
+# (or constants) would otherwise spend the focus window on a list of names.
+HEADER_SYMBOLS = 3
 
 
 class ContextTooSmall(ValueError):
@@ -78,13 +82,29 @@ class PromptPassage:
 
     @property
     def title(self) -> str:
+        """The full heading path (or symbols): what the user's citation names."""
         chunk = self.hit.chunk
         return chunk.heading_path or ", ".join(chunk.symbols)
 
     @property
+    def label(self) -> str:
+        """What the model is told the passage is: its innermost heading (the section its lines are
+        in), for code the names it defines, else its file name. Path, line numbers and outer
+        headings took a median 44 of the FOCUS_TOKENS 120 and crowded out the sentence that
+        answers; the model cites by ``[n]``, and the user's citation keeps them (:meth:`citation`)."""
+        chunk = self.hit.chunk
+        if chunk.heading:
+            return chunk.heading[-1]
+        if chunk.symbols:
+            # Qualified names as written: short already, and a model that writes "Answerer.retrieve"
+            # must find it shown (the grounded guard checks dotted names as facts).
+            names = chunk.symbols[:HEADER_SYMBOLS]
+            return ", ".join(names) + (", …" if len(chunk.symbols) > HEADER_SYMBOLS else "")
+        return posixpath.basename(chunk.path)
+
+    @property
     def header(self) -> str:
-        location = f"{self.hit.chunk.path}:{self.start_line}-{self.end_line}"
-        return f"[{self.id}] {location} — {self.title}" if self.title else f"[{self.id}] {location}"
+        return f"[{self.id}] {self.label}"
 
     def render(self) -> str:
         return f"{self.header}\n{self.text}"
@@ -383,7 +403,7 @@ def focus_window(
     if n == 0:
         return None
     probe = PromptPassage(passage_id, hit, chunk.end_line, chunk.end_line, "")
-    header = count_tokens(probe.header + "\n") + 2  # line numbers of the window: at most as long
+    header = count_tokens(probe.header + "\n")  # the same for every window: it names no lines
     room = cap - header
     if room <= 0:
         return None

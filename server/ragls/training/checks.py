@@ -5,8 +5,8 @@ A target teaches the model what ragls wants, so a wrong one teaches the wrong th
 - follow the answer grammar for the passages in its prompt (``core.grammar.parses``): cited
   sentences ending in ``[n].``, ``n`` among the passages given, or exactly the not-covered sentence;
 - carry only facts its cited passage holds: every number, flag, code span and name in a sentence,
-  and its content words, occur in the passage as shown to the model (its header and its possibly
-  trimmed window of lines — not the whole file);
+  and its content words, occur in the passage as shown to the model (its header's label and its
+  possibly trimmed window of lines — not the whole file, nor the outer headings);
 - for an abstention, have no passage in the prompt that holds the answer.
 """
 
@@ -16,9 +16,8 @@ import re
 from typing import Sequence
 
 from ragls.core.citations import cited_sentences, content_words
-from ragls.core.extractive import clean_inline
 from ragls.core.grammar import ANSWER_BOUNDS, GrammarBounds, parses
-from ragls.core.grounding import facts, holds_fact
+from ragls.core.grounding import facts, holds_fact, passage_text
 from ragls.core.prompting import PromptPassage
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
@@ -40,9 +39,9 @@ def _squash(text: str) -> str:
 
 
 def shown_text(passage: PromptPassage) -> str:
-    """What the model sees of a passage, raw and with inline markup cleaned (targets are cleaned)."""
-    raw = f"{passage.header}\n{passage.text}"
-    return _squash(raw) + "\n" + clean_inline(raw)
+    """What the model sees of a passage, raw and with inline markup cleaned (targets are cleaned):
+    the grounded guard's own reading, so that a target passes the rule its answers will face."""
+    return passage_text(passage)
 
 
 def missing_facts(sentence: str, passage: PromptPassage) -> list[str]:
