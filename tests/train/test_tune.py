@@ -177,7 +177,7 @@ def _ask(workspace: Path, index: Path, model: Path, *adapter: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
-    assert answer["source"].startswith("model:"), answer
+    assert answer["source"].startswith("model:"), (answer["answer"], answer.get("warnings"))
     return answer["answer"]
 
 
@@ -189,8 +189,10 @@ def test_tune_writes_an_adapter_that_ragls_ask_loads_and_that_changes_the_answer
     done = ragls(
         "tune", "--base", str(smollm2_gguf), "--data", str(train_data), "--out", str(adapter),
         # (a deliberately large step: the training answers now match what the base model already
-        # says here, and 3 small steps leave its greedy text as it was)
-        "--steps", "3", "--lr", "5e-2", "--threads", "2", "--seed", "0", "--json",
+        # says here, and 3 small steps leave its greedy text as it was; 5e-2 made it loop inside
+        # its first sentence once the prompts showed the compact header, which the host answers
+        # from the passages instead)
+        "--steps", "3", "--lr", "3e-2", "--threads", "2", "--seed", "0", "--json",
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
