@@ -12,7 +12,7 @@ One seeded run of the whole recipe, through the real command line:
    - ``docs``: the Markdown and reST pages under ``/usr/share/doc`` (package documentation; on a
      Debian/Ubuntu machine with Node.js, its API reference) — skipped where there are none.
 
-   Each with ``--limit`` (``--examples ragls=all,stdlib=70,docs=160``), ``--abstain-share`` and the
+   Each with ``--limit`` (``--examples ragls=all,stdlib=120,docs=300``), ``--abstain-share`` and the
    prompt shape of the evaluation: context ``--ctx-size``, answer reserve ``--max-tokens``, K
    retrieved passages, focused as the model host focuses them. The files are concatenated in that
    order (``ragls tune`` shuffles them with its seed).
@@ -33,8 +33,8 @@ temporary folder by default); nothing is committed. The numbers are in docs/FINE
 
 Usage:
   .venv/bin/python benchmarks/bench_tune.py --model ~/.cache/ragls-models/SmolLM2-135M-Instruct.Q4_1.gguf \\
-      [--work DIR] [--examples ragls=all,stdlib=70,docs=160] [--epochs 1] [--lr 1e-3] [--max-minutes 18]
-      [--threads 1] [--answerable 30] [--unanswerable 10] [--scales 1.0,0.5]
+      [--work DIR] [--examples ragls=all,stdlib=120,docs=300] [--abstain-share 0.05] [--epochs 1] [--lr 1e-3]
+      [--max-minutes 18] [--threads 2] [--answerable 30] [--unanswerable 10] [--scales 1.0]
       [--skip-training]   # evaluate the adapter a previous run left in --work
 """
 
@@ -223,8 +223,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="SmolLM2-135M-Instruct GGUF (or another llama GGUF with a chat template)")
     parser.add_argument("--work", help="folder for the workspaces, examples, adapter and results (default: a temporary one)")
-    parser.add_argument("--examples", default="ragls=all,stdlib=70,docs=160", help="training workspaces and their --limit (all: no limit)")
-    parser.add_argument("--abstain-share", type=float, default=0.1)
+    parser.add_argument("--examples", default="ragls=all,stdlib=120,docs=300", help="training workspaces and their --limit (all: no limit)")
+    parser.add_argument("--abstain-share", type=float, default=0.05)  # (run 6 of docs/FINE-TUNING.md)
     parser.add_argument("--ctx-size", type=int, default=2048, help="the model's context, in training prompts and in the evaluation")
     parser.add_argument("--max-tokens", type=int, default=256, help="answer reserve, in training prompts and in the evaluation")
     parser.add_argument("--passages", type=int, default=5, help="passages retrieved (the host focuses and keeps at most 3)")
@@ -234,11 +234,11 @@ def main() -> int:
     parser.add_argument("--max-minutes", type=float, default=18.0)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--rank", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=1024)
     parser.add_argument("--answerable", type=int, default=30)
     parser.add_argument("--unanswerable", type=int, default=10)
-    parser.add_argument("--scales", default="1.0,0.5", help="adapter scales evaluated with the guard on (the first also with it off)")
+    parser.add_argument("--scales", default="1.0", help="adapter scales evaluated with the guard on (the first also with it off)")
     parser.add_argument("--scale-zero", type=int, default=10, help="questions answered at adapter scale 0 and compared with the base model")
     parser.add_argument("--eval-threads", type=int, default=1, help="llama.cpp threads in the evaluation")
     parser.add_argument("--seed", type=int, default=0)
