@@ -26,7 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_tune import EVALUATION_PAGES  # noqa: E402
 from ragls.evaluation.answers import load_answer_questions  # noqa: E402
 from ragls.evaluation.workspace_eval import load_questions  # noqa: E402
 from ragls.index.workspace_index import WorkspaceIndex  # noqa: E402
@@ -38,9 +40,9 @@ QUESTIONS = ROOT / "benchmarks" / "data" / "k8s-answers.jsonl"
 # workspace per answerable question; asking every unanswerable one of each adds nothing new).
 MAX_WORKSPACES_FOR_UNANSWERABLE = 24
 # Pages of this repository that report the k8s evaluation and quote its questions (as the
-# question files do): left out of the repository's index, as benchmarks/bench_tune.py leaves them
-# out of its training data. A repository that quotes a question covers it.
-QUOTING_PAGES = ("docs/EVALUATION.md", "docs/BENCHMARKS.md", "docs/FINE-TUNING.md")
+# question files do) are left out of the repository's index, as bench_tune.py leaves them out of
+# its training data: a repository that quotes a question covers it.
+QUOTING_PAGES = tuple(sorted(EVALUATION_PAGES))
 
 
 def _covered(index: WorkspaceIndex, question: str) -> tuple[bool, float]:

@@ -23,6 +23,7 @@ from string import Template
 from typing import Callable, Sequence
 
 from ragls.core.citations import content_words
+from ragls.core.extractive import best_sentence_lines, clean_inline, split_sentences
 from ragls.core.types import Citation, Hit
 
 CountTokens = Callable[[str], int]
@@ -332,8 +333,6 @@ class Focused:
 def _display_lines(chunk_text: str, kind: str, start_line: int) -> list[str]:
     """The chunk's lines as the model reads them: prose without markup noise (link targets, Hugo
     shortcodes cost tokens and say nothing), code as written. Front matter reads as blank."""
-    from ragls.core.extractive import clean_inline
-
     lines = chunk_text.split("\n")
     if lines and lines[-1] == "" and len(lines) > 1:
         lines.pop()
@@ -356,8 +355,6 @@ def _excerpt(line: str, terms: frozenset[str], cap: int, count_tokens: CountToke
     tokens (gaps marked with an ellipsis); the first sentence when none does. The first sentence
     may take up to ``room``: a line of one long sentence is shown whole if it fits at all, never
     as nothing."""
-    from ragls.core.extractive import split_sentences
-
     sentences = split_sentences(line)
     picked = [i for i, sentence in enumerate(sentences) if question_terms(sentence) & terms] or [0]
     kept: list[int] = []
@@ -465,8 +462,6 @@ def _anchored(hit: Hit, question: str, shown: list[str], cost: list[int], room: 
     """The window [lo, hi) grown from the best sentence's lines: forward while the next line fits,
     then backward, never across a heading; it never ends inside a wrapped sentence it could not
     finish. None when no sentence qualifies or the sentence alone does not fit."""
-    from ragls.core.extractive import best_sentence_lines
-
     lines = best_sentence_lines(question, hit)
     if lines is None:
         return None

@@ -426,15 +426,16 @@ class Retriever:
         pieces = text.split("\n") if window_lines > 0 else [text]
         wanted = set(stems)
         lines = [terms_of(piece) & wanted for piece in pieces]
-        mentioned = always.union(*lines) | _spelled_out_acronyms(parts.text, text)
+        least = self.params.absent_name_min_weight if absent_names else 0.0
+        # (what the passage mentions, acronyms spelled out included: only a rare-name check reads it)
+        mentioned = always.union(*lines) | _spelled_out_acronyms(parts.text, text) if names and least > 0 else set()
         total_docs = max(1, searcher.num_docs)
         weights: dict[str, float] = {}
         for stem in stems:
             df = searcher.doc_freq("body", stem)
             weight = self._term_weight(total_docs, df)
-            if stem in names and (
-                df == 0 or (absent_names and stem not in mentioned and weight >= self.params.absent_name_min_weight > 0)
-            ):
+            rare_and_absent = least > 0 and weight >= least and stem not in mentioned
+            if stem in names and (df == 0 or rare_and_absent):
                 # A name the workspace never mentions (Terraform, EKS, ReplicaSet in a repo without
                 # them), or a rare one this passage does not mention (OpenShift, ECS among the
                 # Kubernetes docs): the question is about something that is not here.

@@ -739,16 +739,20 @@ class CiteAtSentenceEnd:
         self.prompt = prompt
 
     def due(self) -> bool:
-        """Whether a sentence end here should become a citation (pure; on ``self.text``)."""
+        """Whether a sentence end here should become a citation (pure; on ``self.text`` and
+        ``self.prompt``)."""
+        return self._sentence_may_end() and not self._period_continues_word()
+
+    def _sentence_may_end(self) -> bool:
+        """The cheap half of :meth:`due`, checked on every token: not inside a marker or backticks,
+        and the sentence has words enough."""
         text = self.text
         if text.rstrip().endswith(("]", "[")) or re.search(r"\[\d*$", text):
             return False
         sentence = text[text.rfind("].") + 2 :] if "]." in text else text
         if sentence.count("`") % 2:
             return False
-        if len(sentence.split()) < self.min_words:
-            return False
-        return not self._period_continues_word()
+        return len(sentence.split()) >= self.min_words
 
     def _period_continues_word(self) -> bool:
         """Whether the word being written occurs in the prompt with a period inside it right
@@ -761,13 +765,16 @@ class CiteAtSentenceEnd:
         return re.search(rf"(?<![\w.]){re.escape(word)}\.[\w]", self.prompt) is not None
 
     def wants_logits(self) -> bool:
-        return self.enabled and self.due()
+        return self.enabled and self._sentence_may_end()
 
     def __call__(self, input_ids: np.ndarray | None, logits: np.ndarray) -> np.ndarray:
-        if not self.enabled or not self.due():
+        if not self.enabled or not self._sentence_may_end():
             return logits
         top = float(logits.max())
         if float(logits[self._ends].max()) < top:
+            return logits
+        # (the prompt is searched only here, where the model wants to end the sentence)
+        if self._period_continues_word():
             return logits
         token = self._open_after_space if self.text.endswith((" ", "\n")) else self._open
         logits[token] = top + 1.0

@@ -6,7 +6,8 @@ A target teaches the model what ragls wants, so a wrong one teaches the wrong th
   sentences ending in ``[n].``, ``n`` among the passages given, or exactly the not-covered sentence;
 - carry only facts its cited passage holds: every number, flag, code span and name in a sentence,
   and its content words, occur in the passage as shown to the model (its header's label and its
-  possibly trimmed window of lines — not the whole file, nor the outer headings);
+  possibly trimmed window of lines — not the whole file, nor the outer headings), read as the
+  grounded guard reads it (``grounding.passage_text``): a target faces the rule its answers will;
 - for an abstention, have no passage in the prompt that holds the answer.
 """
 
@@ -38,15 +39,9 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def shown_text(passage: PromptPassage) -> str:
-    """What the model sees of a passage, raw and with inline markup cleaned (targets are cleaned):
-    the grounded guard's own reading, so that a target passes the rule its answers will face."""
-    return passage_text(passage)
-
-
 def missing_facts(sentence: str, passage: PromptPassage) -> list[str]:
     """Facts of ``sentence`` its passage does not hold (empty: supported)."""
-    text = shown_text(passage)
+    text = passage_text(passage)
     missing = []
     for fact in sorted(facts(sentence)):
         if not holds_fact(text, fact):  # whole tokens: "15" is not in "150"
@@ -88,7 +83,7 @@ def check_target(
 def holds_answer(passage: PromptPassage, key: str, sentences: Sequence[str]) -> bool:
     """Whether a passage holds the answer: one of the answer's sentences as written, or the key fact
     together with most of the answer's content words (the same fact said in other words)."""
-    text = shown_text(passage)
+    text = passage_text(passage)
     if any(_squash(s).rstrip(".") in text for s in sentences):
         return True
     # A dotted name counts by its last part too: ``Future.get_loop`` is answered by a passage that

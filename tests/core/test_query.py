@@ -1,0 +1,12 @@
+"""Query analysis (core/query.py): what of a question retrieval searches for."""
+
+from __future__ import annotations
+
+from ragls.core.query import analyze_query
+
+
+def test_contractions_are_not_content_words():
+    # "don't" matched the heading "Don't overwrite array values" ahead of the page about targetPort.
+    words = analyze_query("If I don't set targetPort on a Service, what value doesn’t it get?").words
+    assert "don't" not in words and "doesn't" not in words
+    assert "targetport" in words and "value" in words
