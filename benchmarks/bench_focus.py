@@ -99,7 +99,7 @@ def main() -> int:
                 for tally in (*tallies.values(), extractive):
                     tally.add(q.id, q.text, "", q.facts, 0 if tally is not extractive else None)
                 continue
-            extractive.add(q.id, q.text, extractive_answer(q.text, result).text, q.facts)
+            extractive.add(q.id, q.text, extractive_answer(q.text, result, context=answerer.page_context(result)).text, q.facts)
             for rule, tally in tallies.items():
                 plan = prompting.build_prompt(
                     q.text, result.hits, texts, context_size=CONTEXT_SIZE, max_tokens=MAX_TOKENS,

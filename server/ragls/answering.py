@@ -60,6 +60,25 @@ class Answerer:
             elapsed_ms=sum(r.elapsed_ms for r in results),
         )
 
+    def page_context(self, result: SearchResult) -> tuple[Hit, ...]:
+        """The other passages of the best ``retrieval.context_pages`` prose pages among ``result``'s
+        hits, for an extractive answer (see ``extractive_answer``'s ``context``)."""
+        pages = self.settings.retrieval.context_pages
+        if pages <= 0 or not result.covered:
+            return ()
+        wanted: list[tuple[str, str]] = []
+        for hit in result.hits:
+            key = (hit.root, hit.chunk.path)
+            if hit.chunk.kind != "code" and key not in wanted:
+                wanted.append(key)
+        by_root = {str(ix.root): ix for ix in self._indexes()}
+        context: list[Hit] = []
+        for root, path in wanted[:pages]:
+            index = by_root.get(root)
+            if index is not None:
+                context.extend(index.page_hits(result.query, path))
+        return tuple(context)
+
     def model_ready(self) -> bool:
         return self.model is not None and self.model.status().state == "ready"
 
@@ -102,7 +121,7 @@ class Answerer:
             except Exception as exc:  # the model is a guest: any failure falls back to extraction
                 log.warning("model answer failed, answering extractively: %s", exc)
                 failure = f"model failed: {exc}"
-        answer = extractive_answer(query, result)
+        answer = extractive_answer(query, result, context=self.page_context(result))
         if failure:
             answer = dataclasses.replace(
                 answer, warnings=(*answer.warnings, *kept_warnings, failure), removed_sentences=removed

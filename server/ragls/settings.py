@@ -27,6 +27,9 @@ class IndexSettings:
 class RetrievalSettings:
     passages: int = 5
     max_per_file: int = 2
+    # An answer without a model also reads the other sections of the best this-many pages: the page
+    # retrieval found is usually right where the passage it picked is not (docs/EVALUATION.md).
+    context_pages: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +171,7 @@ _VALIDATORS: dict[type, dict[str, Validator]] = {
         "index_dir": _opt_str,
         "respect_gitignore": _bool,
     },
-    RetrievalSettings: {"passages": _int_range(1, 50), "max_per_file": _int_range(1, 50)},
+    RetrievalSettings: {"passages": _int_range(1, 50), "max_per_file": _int_range(1, 50), "context_pages": _int_range(0, 10)},
     HoverSettings: {"enabled": _bool, "adapters": _str_list},
     RemoteSettings: {"url": _opt_str, "api_key": _opt_str, "model": _opt_str},
     ModelSettings: {

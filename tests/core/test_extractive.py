@@ -325,3 +325,18 @@ def test_an_abbreviation_ends_no_sentence():
     ]
     assert [s.text for s in prose_sentences(text, 1)][0].endswith("pairs) of each mode.")
     assert split_sentences("Stable in v1.33. The end.") == ["Stable in v1.33.", "The end."]
+
+
+def test_context_passages_answer_only_for_pages_among_the_hits_and_never_twice():
+    retrieved = hit("# Autoscaler\n\nThe autoscaler checks metrics of workloads and scales them.", path="docs/hpa.md")
+    same_page = hit("## Loop\n\nThe autoscaler loop runs every 15 seconds by default.", path="docs/hpa.md", start=10)
+    other_page = hit("## Loop\n\nThe autoscaler loop runs every 99 seconds by default.", path="docs/other.md", start=10)
+    question = "How often does the autoscaler check metrics by default?"
+    result = SearchResult(question, (retrieved,), covered=True)
+    answer = extractive_answer(question, result, context=(retrieved, same_page, other_page))
+    assert "15 seconds" in answer.text and "99 seconds" not in answer.text
+    assert answer.text.count("The autoscaler checks metrics") == 1
+    loop = next(c for c in answer.citations if c.start_line == 12)
+    assert (loop.path, loop.end_line) == ("docs/hpa.md", 12)
+    # without context the retrieved passage is all there is
+    assert "15 seconds" not in extractive_answer(question, result).text

@@ -312,9 +312,12 @@ def _answer_kind_bonus(question: str, sentence: str) -> float:
 Scored = tuple[float, int, int, Sentence]  # (score, rank of its hit, position in the hit, sentence)
 
 
-def _scored_sentences(question: str, hits: Sequence[Hit]) -> tuple[list[Scored], dict[int, list[Sentence]]]:
+def _scored_sentences(
+    question: str, hits: Sequence[Hit], places: Sequence[float] | None = None
+) -> tuple[list[Scored], dict[int, list[Sentence]]]:
     """The candidate sentences of ``hits`` (sharing enough words with ``question``), best first,
-    and every sentence of each hit by rank. See :func:`extractive_answer` for the scoring."""
+    and every sentence of each hit by rank. See :func:`extractive_answer` for the scoring.
+    ``places``: the place in the ranking each hit is discounted for (default: its rank)."""
     parts = analyze_query(question)
     # (a possessive asks about its noun: "Pod's" is matched as "pod")
     terms = list(dict.fromkeys(re.sub(r"'s?$", "", t.lower()) for t in (*parts.words, *parts.subwords)))
@@ -366,7 +369,8 @@ def _scored_sentences(question: str, hits: Sequence[Hit]) -> tuple[list[Scored],
     scored = []
     for rank, position, sentence, matched in candidates:
         share = sum(weight[t] for t in matched) / all_weight
-        score = (share + _answer_kind_bonus(question, sentence.text)) / (1 + 0.1 * rank)
+        place = places[rank] if places is not None else rank
+        score = (share + _answer_kind_bonus(question, sentence.text)) / (1 + 0.1 * place)
         score -= 0.001 * max(0, len(sentence.text) - 250)
         if parts.natural_language and hits[rank].chunk.kind == "code":
             score *= 0.5  # a question in words is better answered by prose than by "`x` is defined here"
@@ -393,6 +397,7 @@ def extractive_answer(
     max_sentences: int = 3,
     max_per_passage: int = 2,
     keep_ratio: float = 0.6,
+    context: Sequence[Hit] = (),
 ) -> Answer:
     """The sentences of the retrieved passages that best answer ``question``, each cited.
 
@@ -403,10 +408,17 @@ def extractive_answer(
     ``keep_ratio`` of it (a weak second sentence is usually from a page about something else), at
     most ``max_sentences``, ``max_per_passage`` per passage and ``MAX_ANSWER_CHARS`` in all. The same
     sentence from two overlapping passages is given once.
+
+    ``context``: more passages of the retrieved pages (``Answerer.page_context``). A page that
+    ranks high is usually the right one even where its best-matching passage is not the one that
+    states the answer ("the default interval is 15 seconds" two sections away from the words of
+    "how often does the autoscaler check"). A context passage is discounted as if it ranked
+    ``CONTEXT_PLACES`` below its page's best hit.
     """
     if not result.covered or not result.hits:
         return Answer(text=NOT_COVERED, citations=(), abstained=True)
-    scored, sentences_by_rank = _scored_sentences(question, result.hits)
+    hits, places = _with_context(result.hits, context)
+    scored, sentences_by_rank = _scored_sentences(question, hits, places)
     if not scored:
         # Retrieval found the topic but no sentence states it (a page of code samples, a table):
         # point at the best sections instead of pretending the workspace is silent.
@@ -444,12 +456,35 @@ def extractive_answer(
         pieces.append(f"{sentence.text} [{n}]")
     citations = []
     for rank, n in ids.items():
-        hit = result.hits[rank]
+        hit = hits[rank]
         lo, hi = spans[rank]
         citations.append(
             Citation(id=n, path=hit.chunk.path, start_line=lo, end_line=hi, title=_title(hit), snippet=hit.snippet, root=hit.root)
         )
     return Answer(text=" ".join(pieces), citations=tuple(citations), abstained=False)
+
+
+# How far below its page's best hit a context passage counts (tuned on the k8s tune split: 2..5
+# score alike; docs/EVALUATION.md, session 9).
+CONTEXT_PLACES = 3
+
+
+def _with_context(hits: Sequence[Hit], context: Sequence[Hit]) -> tuple[tuple[Hit, ...], list[float]]:
+    """``hits`` then the ``context`` passages that are not among them, with the place in the
+    ranking each is discounted for."""
+    if not context:
+        return tuple(hits), list(range(len(hits)))
+    first_place: dict[tuple[str, str], int] = {}
+    for rank, hit in enumerate(hits):
+        first_place.setdefault((hit.root, hit.chunk.path), rank)
+    have = {(h.root, h.chunk.path, h.chunk.start_line, h.chunk.end_line) for h in hits}
+    extra = [
+        h for h in context
+        if (h.root, h.chunk.path, h.chunk.start_line, h.chunk.end_line) not in have and (h.root, h.chunk.path) in first_place
+    ]
+    places = [float(rank) for rank in range(len(hits))]
+    places += [first_place[(h.root, h.chunk.path)] + CONTEXT_PLACES for h in extra]
+    return (*hits, *extra), places
 
 
 # A lead-in's list is quoted up to this many characters (the list items, cut at an item).

@@ -378,6 +378,20 @@ class Retriever:
         hits = tuple(hits)
         return SearchResult(query=query, hits=hits, covered=ranking.covered, confidence=ranking.confidence, elapsed_ms=_ms(started))
 
+    def page_hits(self, query: str, path: str, *, root: str = "", limit: int = 200) -> tuple[Hit, ...]:
+        """Every chunk of the file ``path`` (first ``limit``), in file order, as hits for ``query``
+        (score 0, snippets marked as in ``search``): the rest of a page that retrieval ranked high."""
+        searcher = self._index.searcher()
+        found = searcher.search(tantivy.Query.term_query(self._schema, "path", path), limit=limit, count=False).hits
+        chunks = sorted((document_to_chunk(searcher.doc(address)) for _, address in found), key=lambda c: c.start_line)
+        parts = analyze_query(query)
+        matches = term_matcher([*parts.words, *parts.subwords], whole=parts.spelled_out)
+        hits = []
+        for chunk in chunks:
+            snippet, lines = snippet_and_lines(chunk.text, chunk.start_line, matches)
+            hits.append(Hit(chunk=chunk, score=0.0, snippet=snippet, matched_lines=lines, root=root))
+        return tuple(hits)
+
     def _components(self, searcher: tantivy.Searcher, signals: dict[str, tantivy.Query], address) -> dict[str, float]:
         scores = {}
         for name, q in signals.items():

@@ -36,7 +36,7 @@ import tantivy
 
 from ragls.core.chunking import chunk_document, language_for
 from ragls.core.identifiers import NATIVE_SPEEDUPS
-from ragls.core.types import SearchResult
+from ragls.core.types import Hit, SearchResult
 from ragls.core.workspace import IgnoreRules, check_file, discover
 from ragls.errors import IndexDirError
 from ragls.index.manifest import MANIFEST_FILE, Manifest, atomic_write, load_trusted, read_manifest, save_manifest, stat_key
@@ -629,6 +629,11 @@ class WorkspaceIndex:
     def search(self, query: str, *, limit: int = 5, max_per_file: int = 2, explain: bool = False) -> SearchResult:
         self._follow_owner()
         return self.retriever.search(query, limit=limit, max_per_file=max_per_file, explain=explain, root=str(self.root))
+
+    def page_hits(self, query: str, rel_path: str) -> tuple[Hit, ...]:
+        """Every indexed chunk of ``rel_path`` (its overlay, when the editor has one), in file order."""
+        self._follow_owner()
+        return self.retriever.page_hits(query, rel_path, root=str(self.root))
 
     def accepts(self, rel_path: str) -> bool:
         return self.skip_reason(rel_path) is None
