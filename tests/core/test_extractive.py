@@ -340,3 +340,11 @@ def test_context_passages_answer_only_for_pages_among_the_hits_and_never_twice()
     assert (loop.path, loop.end_line) == ("docs/hpa.md", 12)
     # without context the retrieved passage is all there is
     assert "15 seconds" not in extractive_answer(question, result).text
+
+
+def test_a_question_of_one_or_two_words_is_answered_from_the_retrieved_passages_only():
+    intro = hit("# DaemonSet\n\nA DaemonSet runs a copy of a Pod on every node.", path="docs/ds.md")
+    later = hit("## Tolerations\n\nThe DaemonSet controller adds tolerations to DaemonSet Pods.", path="docs/ds.md", start=20)
+    result = SearchResult("What is a DaemonSet?", (intro,), covered=True)
+    answer = extractive_answer("What is a DaemonSet?", result, context=(later,))
+    assert "copy of a Pod" in answer.text and "tolerations" not in answer.text

@@ -413,10 +413,14 @@ def extractive_answer(
     ranks high is usually the right one even where its best-matching passage is not the one that
     states the answer ("the default interval is 15 seconds" two sections away from the words of
     "how often does the autoscaler check"). A context passage is discounted as if it ranked
-    ``CONTEXT_PLACES`` below its page's best hit.
+    ``CONTEXT_PLACES`` below its page's best hit. Not for a question of one or two words.
     """
     if not result.covered or not result.hits:
         return Answer(text=NOT_COVERED, citations=(), abstained=True)
+    # A question of one or two words ("What is a DaemonSet for?") is about the whole page: every
+    # section matches it alike, so the rest of the page only crowds out the passages retrieval chose.
+    if len(set(analyze_query(question).words)) <= 2:
+        context = ()
     hits, places = _with_context(result.hits, context)
     scored, sentences_by_rank = _scored_sentences(question, hits, places)
     if not scored:
