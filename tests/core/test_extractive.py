@@ -304,7 +304,8 @@ def test_a_how_to_values_a_flag_as_much_as_a_question_that_asks_for_one():
     from ragls.core.extractive import _answer_kind_bonus
 
     sentence = "To skip steps, pass `--skip-steps` to the backup command."
-    assert _answer_kind_bonus("How do I leave out steps of a backup?", sentence) == _answer_kind_bonus(
+    # (at least as much: the how-to also values the instruction form, "To skip steps, pass …")
+    assert _answer_kind_bonus("How do I leave out steps of a backup?", sentence) >= _answer_kind_bonus(
         "Which flag leaves out steps of a backup?", sentence
     )
     # inline code that is not a flag is a weaker sign of a how-to's answer
@@ -348,3 +349,25 @@ def test_a_question_of_one_or_two_words_is_answered_from_the_retrieved_passages_
     result = SearchResult("What is a DaemonSet?", (intro,), covered=True)
     answer = extractive_answer("What is a DaemonSet?", result, context=(later,))
     assert "copy of a Pod" in answer.text and "tolerations" not in answer.text
+
+
+def test_a_how_to_is_answered_by_the_instruction_not_by_a_description_sharing_its_words():
+    from ragls.core.extractive import _answer_kind_bonus
+
+    text = (
+        "# Service accounts\n\n"
+        "When Pods contact the API server, Pods authenticate as a particular ServiceAccount (`default`).\n"
+        "To use a non-default service account, set the `serviceAccountName` field of a Pod.\n"
+    )
+    question = "How do I run a Pod under a particular ServiceAccount?"
+    answer = extractive_answer(question, SearchResult(question, (hit(text, path="docs/sa.md"),), covered=True), max_sentences=1)
+    assert "`serviceAccountName`" in answer.text
+    how = "How do I pick the service account of a Pod?"
+    instruction = "To pick one, set the `serviceAccountName` field of a Pod."
+    description = "The `serviceAccountName` field of a Pod picks one."
+    for form in ("Set the `serviceAccountName` field.", "You can set the `serviceAccountName` field.", instruction):
+        assert _answer_kind_bonus(how, form) > _answer_kind_bonus(how, description), form
+    # only a how-to asks for an instruction
+    assert _answer_kind_bonus("Which field picks the service account?", instruction) == _answer_kind_bonus(
+        "Which field picks the service account?", description
+    )

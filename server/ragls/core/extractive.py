@@ -254,6 +254,8 @@ _ASKS_QUANTITY = re.compile(
     r"max|min|length|number|count|port|percentage|rate|age|version|value|amount)s?\b|\bat what (?:age|size|point)\b",
     re.I,
 )
+# (k8s tune split: 0.1 and 0.15 alike, 0.3 worse; docs/EVALUATION.md, session 9)
+_INSTRUCTION_BONUS = 0.15
 _ASKS_FLAG = re.compile(r"\b(?:flags?|options?|arguments?|switch(?:es)?|command[- ]line|parameters?)\b", re.I)
 _ASKS_NAME = re.compile(r"\b(?:fields?|settings?|property|properties|keys?|labels?|annotations?|attributes?|parameters?|values?|prefix|name)\b", re.I)
 # Verbs that carry the question's grammar, not its topic ("How do I *make* the API server check …",
@@ -275,6 +277,15 @@ _CODE = re.compile(r"`[^`]+`")
 # "How do I …", "How can the server pick up …", "How to …": a how-to, whoever the subject is.
 _ASKS_HOW = re.compile(r"\bhow (?:do|does|can|could|should|would|will|to)\b", re.I)
 _ARTICLE = frozenset({"a", "an", "the"})
+# An instruction: what a how-to is answered by ("To use a non-default service account, set the
+# `spec.serviceAccountName` field …", "Specify `--authorization-mode=ABAC` …", "you can remove its
+# `schedulingGates` …"), not a description that shares its words.
+_INSTRUCTION = re.compile(
+    r"^(?:(?:To|For|If you want to) [^,]{3,120}, )?(?:(?:then|first|simply) )?(?:you (?:can|must|need to|should|have to) )?"
+    r"(?:set|use|run|add|specify|pass|create|enable|disable|configure|remove|delete|edit|apply|install|call|start|"
+    r"define|mark|label|annotate|include|provide|change|update|replace|restart|mount|attach|give|put|turn)\b",
+    re.I,
+)
 
 
 def _opens_with_subject(question: str, sentence: str) -> bool:
@@ -304,6 +315,8 @@ def _answer_kind_bonus(question: str, sentence: str) -> float:
         # a how-to is answered by the flag, command or setting to use; a flag as much as when the
         # question asks for one ("which flag …")
         bonus += 0.3 if _FLAG.search(sentence) else 0.15
+    if _ASKS_HOW.search(question) and _INSTRUCTION.match(sentence):
+        bonus += _INSTRUCTION_BONUS
     if _opens_with_subject(question, sentence):  # "A _work pool_ runs …", "Operators are …"
         bonus += 0.3
     return min(bonus, 0.4)
