@@ -23,7 +23,8 @@ STOPWORDS = frozenset(
     who whom why will with would you your yours yourself yourselves
     s t don doesn isn use used using way ways tell explain describe mean means
     don't doesn't didn't isn't wasn't weren't can't couldn't won't wouldn't shouldn't haven't hasn't
-    i'm i've i'd it's that's there's what's""".split()
+    i'm i've i'd it's that's there's what's
+    roughly approximately exactly precisely besides actually really basically anyway""".split()
 )
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
