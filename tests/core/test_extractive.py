@@ -329,45 +329,45 @@ def test_an_abbreviation_ends_no_sentence():
 
 
 def test_context_passages_answer_only_for_pages_among_the_hits_and_never_twice():
-    retrieved = hit("# Autoscaler\n\nThe autoscaler checks metrics of workloads and scales them.", path="docs/hpa.md")
-    same_page = hit("## Loop\n\nThe autoscaler loop runs every 15 seconds by default.", path="docs/hpa.md", start=10)
-    other_page = hit("## Loop\n\nThe autoscaler loop runs every 99 seconds by default.", path="docs/other.md", start=10)
-    question = "How often does the autoscaler check metrics by default?"
+    retrieved = hit("# Backups\n\nThe backup agent uploads snapshots of every volume and prunes them.", path="docs/backup.md")
+    same_page = hit("## Schedule\n\nThe backup agent runs every 15 minutes by default.", path="docs/backup.md", start=10)
+    other_page = hit("## Schedule\n\nThe backup agent runs every 99 minutes by default.", path="docs/other.md", start=10)
+    question = "How often does the backup agent upload snapshots by default?"
     result = SearchResult(question, (retrieved,), covered=True)
     answer = extractive_answer(question, result, context=(retrieved, same_page, other_page))
-    assert "15 seconds" in answer.text and "99 seconds" not in answer.text
-    assert answer.text.count("The autoscaler checks metrics") == 1
-    loop = next(c for c in answer.citations if c.start_line == 12)
-    assert (loop.path, loop.end_line) == ("docs/hpa.md", 12)
+    assert "15 minutes" in answer.text and "99 minutes" not in answer.text
+    assert answer.text.count("The backup agent uploads snapshots") == 1
+    schedule = next(c for c in answer.citations if c.start_line == 12)
+    assert (schedule.path, schedule.end_line) == ("docs/backup.md", 12)
     # without context the retrieved passage is all there is
-    assert "15 seconds" not in extractive_answer(question, result).text
+    assert "15 minutes" not in extractive_answer(question, result).text
 
 
 def test_a_question_of_one_or_two_words_is_answered_from_the_retrieved_passages_only():
-    intro = hit("# DaemonSet\n\nA DaemonSet runs a copy of a Pod on every node.", path="docs/ds.md")
-    later = hit("## Tolerations\n\nThe DaemonSet controller adds tolerations to DaemonSet Pods.", path="docs/ds.md", start=20)
-    result = SearchResult("What is a DaemonSet?", (intro,), covered=True)
-    answer = extractive_answer("What is a DaemonSet?", result, context=(later,))
-    assert "copy of a Pod" in answer.text and "tolerations" not in answer.text
+    intro = hit("# Work pool\n\nA work pool hands scheduled runs to the workers that poll it.", path="docs/pool.md")
+    later = hit("## Limits\n\nThe work pool controller adds limits to work pool queues.", path="docs/pool.md", start=20)
+    result = SearchResult("What is a work pool?", (intro,), covered=True)
+    answer = extractive_answer("What is a work pool?", result, context=(later,))
+    assert "hands scheduled runs" in answer.text and "limits" not in answer.text
 
 
 def test_a_how_to_is_answered_by_the_instruction_not_by_a_description_sharing_its_words():
     from ragls.core.extractive import _answer_kind_bonus
 
     text = (
-        "# Service accounts\n\n"
-        "When Pods contact the API server, Pods authenticate as a particular ServiceAccount (`default`).\n"
-        "To use a non-default service account, set the `serviceAccountName` field of a Pod.\n"
+        "# Upload profiles\n\n"
+        "When clients contact the storage server, they authenticate with an upload profile (`default`).\n"
+        "To use a non-default upload profile, set the `profileName` field of a client.\n"
     )
-    question = "How do I run a Pod under a particular ServiceAccount?"
-    answer = extractive_answer(question, SearchResult(question, (hit(text, path="docs/sa.md"),), covered=True), max_sentences=1)
-    assert "`serviceAccountName`" in answer.text
-    how = "How do I pick the service account of a Pod?"
-    instruction = "To pick one, set the `serviceAccountName` field of a Pod."
-    description = "The `serviceAccountName` field of a Pod picks one."
-    for form in ("Set the `serviceAccountName` field.", "You can set the `serviceAccountName` field.", instruction):
+    question = "How do I run a client under a particular upload profile?"
+    answer = extractive_answer(question, SearchResult(question, (hit(text, path="docs/profiles.md"),), covered=True), max_sentences=1)
+    assert "`profileName`" in answer.text
+    how = "How do I pick the upload profile of a client?"
+    instruction = "To pick one, set the `profileName` field of a client."
+    description = "The `profileName` field of a client picks one."
+    for form in ("Set the `profileName` field.", "You can set the `profileName` field.", instruction):
         assert _answer_kind_bonus(how, form) > _answer_kind_bonus(how, description), form
     # only a how-to asks for an instruction
-    assert _answer_kind_bonus("Which field picks the service account?", instruction) == _answer_kind_bonus(
-        "Which field picks the service account?", description
+    assert _answer_kind_bonus("Which field picks the upload profile?", instruction) == _answer_kind_bonus(
+        "Which field picks the upload profile?", description
     )

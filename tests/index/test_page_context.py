@@ -14,38 +14,40 @@ from ragls.core.requests import AnswerRequest
 from ragls.index.workspace_index import WorkspaceIndex
 from ragls.settings import RetrievalSettings, Settings
 
-# The question's words are all over "Overview" and "Tuning"; the answer is in "Control loop", which
-# shares only two of them (and says how often): retrieval (two passages per page) hands the first two sections over.
-AUTOSCALER = textwrap.dedent(
+# The question's words are all over "Overview" and "Tuning"; the answer is in "Schedule", which
+# shares only two of them (and says how often): retrieval (two passages per page) hands the first two
+# sections over.
+BACKUPS = textwrap.dedent(
     """\
-    # Autoscaler
+    # Backup agent
 
     ## Overview
 
-    The autoscaler checks the metrics of every workload and changes its replica count.
-    Each check of the metrics compares the observed value with the target the workload sets.
-    An autoscaler check that finds no metrics leaves the replica count alone.
+    The backup agent uploads snapshots of every volume and prunes old ones.
+    Each upload of the snapshots compares the volume with the last snapshot the agent kept.
+    A backup agent upload that finds no changed snapshots leaves the bucket alone.
 
     ## Tuning
 
-    You can tune how the autoscaler reacts to metrics with a stabilization window.
-    A check of the metrics within the window never scales down below the highest recommendation.
+    You can tune how the backup agent uploads snapshots with a bandwidth limit.
+    An upload of the snapshots within the limit never uses more than the configured share.
 
-    ## Control loop
+    ## Schedule
 
-    The autoscaler runs as a control loop inside the controller manager.
-    By default the autoscaler loop runs every 15 seconds; set `--sync-period` to change it.
+    The backup agent runs as a timer inside the node supervisor.
+    By default the backup agent timer fires every 15 minutes; set `--every` to change it.
     """
 )
-OTHER = "# Storage\n\nVolumes keep data beyond the life of a container.\nA claim requests storage from a class.\n"
-QUESTION = "How often does the autoscaler check metrics by default?"
+OTHER = "# Storage\n\nVolumes keep data beyond the life of a process.\nA claim requests storage from a class.\n"
+QUESTION = "How often does the backup agent upload snapshots by default?"
+FACT_LINE = "By default the backup agent timer fires every 15 minutes; set `--every` to change it."
 
 
 @pytest.fixture
 def index(tmp_path: Path):
     root = tmp_path / "ws"
     (root / "docs").mkdir(parents=True)
-    (root / "docs" / "autoscaler.md").write_text(AUTOSCALER)
+    (root / "docs" / "backups.md").write_text(BACKUPS)
     (root / "docs" / "storage.md").write_text(OTHER)
     index = WorkspaceIndex(root, index_path=tmp_path / "idx")
     index.sync()
@@ -62,24 +64,24 @@ def _answer(index: WorkspaceIndex, context_pages: int):
 
 def test_the_answer_comes_from_a_section_retrieval_did_not_hand_over(index):
     result, answer = _answer(index, context_pages=2)
-    assert "Control loop" not in {h.chunk.heading[-1] for h in result.hits if h.chunk.heading}, "the test needs retrieval to miss the section"
-    assert "15 seconds" in answer.text
-    line = AUTOSCALER.split("\n").index("By default the autoscaler loop runs every 15 seconds; set `--sync-period` to change it.") + 1
+    assert "Schedule" not in {h.chunk.heading[-1] for h in result.hits if h.chunk.heading}, "the test needs retrieval to miss the section"
+    assert "15 minutes" in answer.text
+    line = BACKUPS.split("\n").index(FACT_LINE) + 1
     cited = [c for c in answer.citations if c.start_line <= line <= c.end_line]
-    assert cited and cited[0].path == "docs/autoscaler.md" and cited[0].root == str(index.root)
+    assert cited and cited[0].path == "docs/backups.md" and cited[0].root == str(index.root)
     # the cited lines hold the sentence, and no more than the sentence
     assert (cited[0].start_line, cited[0].end_line) == (line, line)
 
 
 def test_without_page_context_only_the_retrieved_passages_answer(index):
     _, answer = _answer(index, context_pages=0)
-    assert "15 seconds" not in answer.text
+    assert "15 minutes" not in answer.text
 
 
 def test_page_hits_follow_an_unsaved_buffer(index):
-    index.set_overlay("docs/autoscaler.md", AUTOSCALER.replace("15 seconds", "40 seconds"))
-    hits = index.page_hits(QUESTION, "docs/autoscaler.md")
+    index.set_overlay("docs/backups.md", BACKUPS.replace("15 minutes", "40 minutes"))
+    hits = index.page_hits(QUESTION, "docs/backups.md")
     assert [h.chunk.start_line for h in hits] == sorted(h.chunk.start_line for h in hits)
-    assert any("40 seconds" in h.chunk.text for h in hits)
-    assert not any("15 seconds" in h.chunk.text for h in hits)
+    assert any("40 minutes" in h.chunk.text for h in hits)
+    assert not any("15 minutes" in h.chunk.text for h in hits)
     assert index.page_hits(QUESTION, "docs/missing.md") == ()
