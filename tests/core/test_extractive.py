@@ -371,3 +371,14 @@ def test_a_how_to_is_answered_by_the_instruction_not_by_a_description_sharing_it
     assert _answer_kind_bonus("Which field picks the upload profile?", instruction) == _answer_kind_bonus(
         "Which field picks the upload profile?", description
     )
+
+
+def test_a_name_written_as_the_question_writes_it_outweighs_its_words_apart():
+    text = (
+        "# Policies\n\n"
+        "The validations of a policy spec are checked on every request the policy matches.\n"
+        "The `spec.rules` field holds expressions that must all hold for a request.\n"
+    )
+    question = "What goes into spec.rules of a Policy?"
+    answer = extractive_answer(question, SearchResult(question, (hit(text, path="docs/policy.md"),), covered=True), max_sentences=1)
+    assert "`spec.rules` field holds expressions" in answer.text

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Sequence
 from importlib import resources
 
-from ragls.core.query import analyze_query, definition_subject
+from ragls.core.query import analyze_query, definition_subject, looks_like_code
 from ragls.core.letters import fold_letters
 from ragls.core.snippets import match_prefix
 from ragls.core.types import Answer, Chunk, Citation, Hit, SearchResult
@@ -265,6 +265,9 @@ _LIGHT_VERBS = frozenset(
     "make makes get gets set put keep let lets happen happens work works need needs want come comes go goes take takes give gives see".split()
 )
 _LIGHT_VERB_WEIGHT = 0.5
+# Worth of a question's code-like name written verbatim in a sentence (k8s tune split: 0.1 cited the
+# gold page once more, 0.2-0.3 less; docs/EVALUATION.md, session 9).
+_NAME_BONUS = 0.1
 _NUMBER = re.compile(r"\d")
 _QUANTITY = re.compile(
     r"\b\d+(?:\.\d+)?\s?(?:%|percent|[KMGTP]i?B?\b|[KMGTP]i\b|bytes?|ms|s|m|h|d|seconds?|minutes?|hours?|days?|weeks?|"
@@ -379,9 +382,18 @@ def _scored_sentences(
         if t in _LIGHT_VERBS:
             weight[t] *= _LIGHT_VERB_WEIGHT
     all_weight = sum(weight.values()) or 1.0
+    # A name of the question written as in the question (`spec.validations`, `targetPort`): its words
+    # alone also match "the validations of the spec"; the name itself is the specific thing asked about.
+    names = [
+        re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)", re.I)
+        for name in dict.fromkeys(parts.identifiers) if looks_like_code(name)
+    ]
+    named = [{k for k, name in enumerate(names) if name.search(sentence.text)} for *_, sentence, _m in candidates]
+    # (worth less the more candidates write it: a name in every sentence tells none apart)
+    name_worth = [_NAME_BONUS * (1 - sum(k in found for found in named) / total) for k in range(len(names))]
     scored = []
-    for rank, position, sentence, matched in candidates:
-        share = sum(weight[t] for t in matched) / all_weight
+    for (rank, position, sentence, matched), found in zip(candidates, named):
+        share = sum(weight[t] for t in matched) / all_weight + sum(name_worth[k] for k in found)
         place = places[rank] if places is not None else rank
         score = (share + _answer_kind_bonus(question, sentence.text)) / (1 + 0.1 * place)
         score -= 0.001 * max(0, len(sentence.text) - 250)

@@ -49,7 +49,7 @@ class QueryParts:
         return not self.words and not self.symbols
 
 
-def _looks_like_code(word: str) -> bool:
+def looks_like_code(word: str) -> bool:
     return "_" in word.strip("_") or "." in word or any(c.isupper() for c in word[1:]) or (
         any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
     )
@@ -77,7 +77,7 @@ def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
     symbols: list[str] = []
     short = len(content) <= 2  # "Answerer", "retry policy": likely a name being looked up
     for ident in identifiers:
-        if not short and not _looks_like_code(ident):
+        if not short and not looks_like_code(ident):
             continue  # a prose word in a question ("how does ragls index") is not a symbol lookup
         lowered = ident.lower()
         symbols.append(lowered)
@@ -95,7 +95,7 @@ def analyze_query(text: str, *, max_words: int = 64) -> QueryParts:
         subwords=tuple(dict.fromkeys(subwords)),
         symbols=tuple(dict.fromkeys(s for s in symbols if s not in STOPWORDS)),
         pairs=pairs,
-        natural_language=len(content) >= 3 and not any(_looks_like_code(i) for i in identifiers),
+        natural_language=len(content) >= 3 and not any(looks_like_code(i) for i in identifiers),
         spelled_out=spelled_out,
     )
 
