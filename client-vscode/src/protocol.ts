@@ -122,7 +122,7 @@ export interface ServerSettings {
     indexDir: string | null;
     respectGitignore: boolean;
   };
-  retrieval: { passages: number; maxPerFile: number };
+  retrieval: { passages: number; maxPerFile: number; contextPages: number };
   hover: { enabled: boolean; adapters: string[] };
   model: {
     path: string | null;
@@ -143,7 +143,7 @@ export interface ServerSettings {
 /** The server's defaults (server/ragls/settings.py); the client sends every key explicitly. */
 export const DEFAULT_SERVER_SETTINGS: ServerSettings = {
   index: { include: [], exclude: [], maxFileSizeKb: 1024, indexDir: null, respectGitignore: true },
-  retrieval: { passages: 5, maxPerFile: 2 },
+  retrieval: { passages: 5, maxPerFile: 2, contextPages: 2 },
   hover: { enabled: true, adapters: [] },
   model: {
     path: null,

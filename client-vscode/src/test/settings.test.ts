@@ -30,6 +30,7 @@ describe('settings → server settings', () => {
     assert.deepStrictEqual(s.index.exclude, ['vendor/**']);
     assert.strictEqual(s.retrieval.passages, 8);
     assert.strictEqual(s.retrieval.maxPerFile, 2);
+    assert.strictEqual(s.retrieval.contextPages, 2);
     assert.strictEqual(s.hover.enabled, false);
     assert.strictEqual(s.model.path, '/models/qwen.gguf');
     assert.deepStrictEqual(s.model.adapters, [{ name: 'terse', path: '/a/terse.gguf', scale: 0.5 }]);
