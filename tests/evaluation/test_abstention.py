@@ -94,3 +94,16 @@ def test_a_rare_name_that_the_best_passage_does_not_mention_declines(tmp_path):
         assert index.search(question).covered, "without the rule the session page covers it"
     finally:
         index.close()
+
+
+def test_a_light_verb_of_the_question_counts_half_in_its_coverage(tmp_path):
+    # "how much JSON does a Pod *take* up", "how do I *make* …": the verb carries the question's grammar.
+    # Absent from the passage, it must not weigh like an absent topic word.
+    index = _index(tmp_path, {"README.md": README})
+    try:
+        light = index.search("Where do failed uploads get their retry from?")
+        topical = index.search("Where do failed uploads borrow their retry from?")
+        assert light.hits[0].chunk.heading[-1] == topical.hits[0].chunk.heading[-1] == "Upload retries"
+        assert light.confidence > topical.confidence
+    finally:
+        index.close()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Sequence
 from importlib import resources
 
-from ragls.core.query import analyze_query, definition_subject, looks_like_code
+from ragls.core.query import LIGHT_VERB_WEIGHT, LIGHT_VERBS, analyze_query, definition_subject, looks_like_code
 from ragls.core.letters import fold_letters
 from ragls.core.snippets import match_prefix
 from ragls.core.types import Answer, Chunk, Citation, Hit, SearchResult
@@ -254,17 +254,8 @@ _ASKS_QUANTITY = re.compile(
     r"max|min|length|number|count|port|percentage|rate|age|version|value|amount)s?\b|\bat what (?:age|size|point)\b",
     re.I,
 )
-# (k8s tune split: 0.1 and 0.15 alike, 0.3 worse; docs/EVALUATION.md, session 9)
-_INSTRUCTION_BONUS = 0.15
 _ASKS_FLAG = re.compile(r"\b(?:flags?|options?|arguments?|switch(?:es)?|command[- ]line|parameters?)\b", re.I)
 _ASKS_NAME = re.compile(r"\b(?:fields?|settings?|property|properties|keys?|labels?|annotations?|attributes?|parameters?|values?|prefix|name)\b", re.I)
-# Verbs that carry the question's grammar, not its topic ("How do I *make* the API server check …",
-# "Where does the port *come* from"): among the candidate sentences they are rare, so their idf
-# would make a sentence that happens to say "makes" look like the answer. Half weight.
-_LIGHT_VERBS = frozenset(
-    "make makes get gets set put keep let lets happen happens work works need needs want come comes go goes take takes give gives see".split()
-)
-_LIGHT_VERB_WEIGHT = 0.5
 # Worth of a question's code-like name written verbatim in a sentence (k8s tune split: 0.1 cited the
 # gold page once more, 0.2-0.3 less; docs/EVALUATION.md, session 9).
 _NAME_BONUS = 0.1
@@ -289,6 +280,8 @@ _INSTRUCTION = re.compile(
     r"define|mark|label|annotate|include|provide|change|update|replace|restart|mount|attach|give|put|turn)\b",
     re.I,
 )
+# (k8s tune split: 0.1 and 0.15 alike, 0.3 worse; docs/EVALUATION.md, session 9)
+_INSTRUCTION_BONUS = 0.15
 
 
 def _opens_with_subject(question: str, sentence: str) -> bool:
@@ -379,8 +372,8 @@ def _scored_sentences(
     total = len(candidates)
     weight = {t: math.log(1 + total / (1 + sum(t in m for *_, m in candidates))) for t in terms}
     for t in weight:
-        if t in _LIGHT_VERBS:
-            weight[t] *= _LIGHT_VERB_WEIGHT
+        if t in LIGHT_VERBS:
+            weight[t] *= LIGHT_VERB_WEIGHT
     all_weight = sum(weight.values()) or 1.0
     # A name of the question written as in the question (`spec.validations`, `targetPort`): its words
     # alone also match "the validations of the spec"; the name itself is the specific thing asked about.

@@ -27,6 +27,15 @@ STOPWORDS = frozenset(
     roughly approximately exactly precisely besides actually really basically anyway""".split()
 )
 
+# Verbs that carry the question's grammar, not its topic ("How do I *make* the API server check …",
+# "Where does the port *come* from", "how much JSON does a Pod *take* up"): rare in the passages, so
+# their idf would make a sentence that happens to say "makes" look like the answer (extractive
+# answers), and a passage without them look off topic (retrieval's coverage). Half weight in both.
+LIGHT_VERBS = frozenset(
+    "make makes get gets set put keep let lets happen happens work works need needs want come comes go goes take takes give gives see".split()
+)
+LIGHT_VERB_WEIGHT = 0.5
+
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
 

@@ -20,6 +20,7 @@ extracts words and we build term/phrase queries from their analysed forms.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -31,7 +32,7 @@ from typing import Any, NamedTuple
 import tantivy
 
 from ragls.core.identifiers import camel_subwords
-from ragls.core.query import STOPWORDS, QueryParts, analyze_query, definition_subject
+from ragls.core.query import LIGHT_VERB_WEIGHT, LIGHT_VERBS, STOPWORDS, QueryParts, analyze_query, definition_subject
 from ragls.core.snippets import snippet_and_lines, term_matcher
 from ragls.core.types import Chunk, Hit, SearchResult
 from ragls.index.preparation import symbol_terms
@@ -108,6 +109,12 @@ class RetrievalParams:
     # above, over those lines): docs/EVALUATION.md, "Abstention by workspace size". 0: off.
     code_window_lines: int = 6
     code_window_coverage: float = 0.5
+
+
+@functools.lru_cache(maxsize=1)
+def _light_stems() -> frozenset[str]:
+    """The light verbs as the index stems them ("takes" -> "take")."""
+    return frozenset(_stems(sorted(LIGHT_VERBS)))
 
 
 def _stems(words: tuple[str, ...] | list[str]) -> list[str]:
@@ -415,7 +422,8 @@ class Retriever:
         common words ("pod", "use") is not, however high its BM25 score. A term's weight is its
         surprise in the workspace, ``-log p`` with ``p`` the share of chunks that hold it, estimated
         with a prior (``_term_weight``) so that it means the same in a workspace of 1 page and of
-        10,000: see docs/EVALUATION.md, "Abstention by workspace size".
+        10,000: see docs/EVALUATION.md, "Abstention by workspace size". A light verb of the question
+        ("does a Pod *take* up", ``core.query.LIGHT_VERBS``) weighs half: it carries the question's grammar.
 
         """
         return self._coverages(searcher, parts, hit.chunk if isinstance(hit, Hit) else hit, 0)[0]
@@ -444,6 +452,7 @@ class Retriever:
         # (what the passage mentions, acronyms spelled out included: only a rare-name check reads it)
         mentioned = always.union(*lines) | _spelled_out_acronyms(parts.text, text) if names and least > 0 else set()
         total_docs = max(1, searcher.num_docs)
+        light = _light_stems()
         weights: dict[str, float] = {}
         for stem in stems:
             df = searcher.doc_freq("body", stem)
@@ -454,6 +463,8 @@ class Retriever:
                 # them), or a rare one this passage does not mention (OpenShift, ECS among the
                 # Kubernetes docs): the question is about something that is not here.
                 weight *= self.params.unseen_name_weight
+            if stem in light:
+                weight *= LIGHT_VERB_WEIGHT
             weights[stem] = weight
         weight_all = sum(weights.values())
         if not weight_all:
