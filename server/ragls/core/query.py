@@ -32,7 +32,7 @@ STOPWORDS = frozenset(
 # their idf would make a sentence that happens to say "makes" look like the answer (extractive
 # answers), and a passage without them look off topic (retrieval's coverage). Half weight in both.
 LIGHT_VERBS = frozenset(
-    "make makes get gets set put keep let lets happen happens work works need needs want come comes go goes take takes give gives see".split()
+    "make makes get gets set put keep let lets happen happens work works need needs want come comes go goes take takes give gives see ask asks say says".split()
 )
 LIGHT_VERB_WEIGHT = 0.5
 

@@ -423,7 +423,7 @@ class Retriever:
         surprise in the workspace, ``-log p`` with ``p`` the share of chunks that hold it, estimated
         with a prior (``_term_weight``) so that it means the same in a workspace of 1 page and of
         10,000: see docs/EVALUATION.md, "Abstention by workspace size". A light verb of the question
-        ("does a Pod *take* up", ``core.query.LIGHT_VERBS``) weighs half: it carries the question's grammar.
+        ("does a Pod *take* up", "does the checklist *ask* for", ``core.query.LIGHT_VERBS``) weighs half: it carries the question's grammar.
 
         """
         return self._coverages(searcher, parts, hit.chunk if isinstance(hit, Hit) else hit, 0)[0]
