@@ -382,3 +382,20 @@ def test_a_name_written_as_the_question_writes_it_outweighs_its_words_apart():
     question = "What goes into spec.rules of a Policy?"
     answer = extractive_answer(question, SearchResult(question, (hit(text, path="docs/policy.md"),), covered=True), max_sentences=1)
     assert "`spec.rules` field holds expressions" in answer.text
+
+
+def test_a_synonym_in_a_sentence_matches_the_questions_word_but_a_short_one_is_no_prefix():
+    text = (
+        "# Static manifests\n\n"
+        "The agent reads every manifest in the manifests directory at start-up.\n"
+        "Manifests are plain YAML files.\n"
+    )
+    question = "Which folder holds the manifests the agent reads?"
+    answer = extractive_answer(question, SearchResult(question, (hit(text, path="docs/m.md"),), covered=True), max_sentences=1)
+    assert "manifests directory" in answer.text
+    from ragls.core.extractive import _scored_sentences
+
+    # "app" (a synonym of "application") must not match "apply"
+    # (needs two of the question's three words: "log", and "application" only through "apply")
+    scored, _ = _scored_sentences("Where is the application log kept?", (hit("# Restart\n\nTo apply the change, check the log first.", path="docs/r.md"),))
+    assert not scored

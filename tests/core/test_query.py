@@ -18,3 +18,11 @@ def test_hedging_adverbs_are_not_content_words():
     words = analyze_query("Besides the retry limit, roughly what must I actually pass to the uploader?").words
     assert not {"besides", "roughly", "actually"} & set(words)
     assert {"retry", "limit", "pass", "uploader"} <= set(words)
+
+
+def test_synonyms_of_a_word_and_of_its_plural():
+    from ragls.core.query import synonyms_of
+
+    assert "directory" in synonyms_of("folder") and "folder" in synonyms_of("directories")
+    assert "directory" in synonyms_of("Folders")
+    assert synonyms_of("pod") == ()

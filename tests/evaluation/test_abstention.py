@@ -107,3 +107,22 @@ def test_a_light_verb_of_the_question_counts_half_in_its_coverage(tmp_path):
         assert light.confidence > topical.confidence
     finally:
         index.close()
+
+
+def test_a_synonym_in_the_passage_covers_the_questions_word(tmp_path):
+    # "the manifests folder" asked of a page that says "the manifests directory"
+    page = (
+        "# Static manifests\n\n"
+        "The agent watches the manifests directory and starts every manifest it finds there.\n"
+        "A manifest moved out of the directory is stopped within twenty seconds.\n"
+    )
+    index = _index(tmp_path, {"docs/static.md": page, **FILLER})
+    try:
+        asked = index.search("After I move a manifest out of the manifests folder, when is it stopped?")
+        assert asked.covered, asked.confidence
+        assert asked.hits[0].chunk.path == "docs/static.md"
+        # the same question with a word of no synonym group and absent from the page covers less
+        other = index.search("After I move a manifest out of the manifests bucket, when is it stopped?")
+        assert asked.confidence > other.confidence
+    finally:
+        index.close()

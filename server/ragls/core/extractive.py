@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Sequence
 from importlib import resources
 
-from ragls.core.query import LIGHT_VERB_WEIGHT, LIGHT_VERBS, analyze_query, definition_subject, looks_like_code
+from ragls.core.query import LIGHT_VERB_WEIGHT, LIGHT_VERBS, analyze_query, definition_subject, looks_like_code, synonyms_of
 from ragls.core.letters import fold_letters
 from ragls.core.snippets import match_prefix
 from ragls.core.types import Answer, Chunk, Citation, Hit, SearchResult
@@ -336,8 +336,10 @@ def _scored_sentences(
     by_length: dict[int, dict[str, list[str]]] = {}
     for t in terms:
         if t not in whole:
-            prefix = match_prefix(t)
-            by_length.setdefault(len(prefix), {}).setdefault(prefix, []).append(t)
+            # (a synonym stands for the term: "directory" in a sentence answers "folder"; not a
+            # short one, whose prefix starts other words: "app" in "apply", "repo" in "report")
+            for prefix in dict.fromkeys(match_prefix(w) for w in (t, *(synonym for synonym in synonyms_of(t) if len(synonym) >= 5))):
+                by_length.setdefault(len(prefix), {}).setdefault(prefix, []).append(t)
     all_prefixes = sorted({p for table in by_length.values() for p in table}, key=len, reverse=True)
     starts = re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, all_prefixes)) + r")[^\W_]*") if all_prefixes else None
     # A sentence sharing a single word with a long question is rarely an answer to it.

@@ -36,6 +36,30 @@ LIGHT_VERBS = frozenset(
 )
 LIGHT_VERB_WEIGHT = 0.5
 
+# Words that a question and a page use for the same thing, whichever the writer picked ("the
+# manifests *folder*" for "the manifests *directory*", "repo" for "repository"):
+# general computing vocabulary, not any project's. Retrieval searches and covers a question's word
+# through its synonyms too, and an extractive answer matches them.
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("folder", "directory", "dir"),
+    ("repo", "repository"),
+    ("env", "environment"),
+    ("arg", "argument"),
+    ("param", "parameter"),
+    ("app", "application"),
+)
+_SYNONYMS = {word: tuple(w for w in group if w != word) for group in SYNONYM_GROUPS for word in group}
+
+
+def synonyms_of(word: str) -> tuple[str, ...]:
+    """The other words of ``word``'s synonym group (plurals too: "folders" -> directory, dir)."""
+    word = word.lower()
+    for singular in (word, word[:-1] if word.endswith("s") else "", word[:-3] + "y" if word.endswith("ies") else ""):
+        if singular and singular in _SYNONYMS:
+            return _SYNONYMS[singular]
+    return ()
+
+
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
 

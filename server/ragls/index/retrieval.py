@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import tantivy
 
 from ragls.core.identifiers import camel_subwords
-from ragls.core.query import LIGHT_VERB_WEIGHT, LIGHT_VERBS, STOPWORDS, QueryParts, analyze_query, definition_subject
+from ragls.core.query import LIGHT_VERB_WEIGHT, LIGHT_VERBS, STOPWORDS, QueryParts, analyze_query, definition_subject, synonyms_of
 from ragls.core.snippets import snippet_and_lines, term_matcher
 from ragls.core.types import Chunk, Hit, SearchResult
 from ragls.index.preparation import symbol_terms
@@ -111,6 +111,20 @@ class RetrievalParams:
     code_window_coverage: float = 0.5
 
 
+def _synonym_stems(words: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """The stem of each synonym of the question's ``words`` -> the stem of the word it stands for."""
+    aliases: dict[str, str] = {}
+    for word in words:
+        own = analyze_as_indexed(word)
+        if not own:
+            continue
+        for synonym in synonyms_of(word):
+            for stem in analyze_as_indexed(synonym):
+                if stem != own[0]:
+                    aliases.setdefault(stem, own[0])
+    return aliases
+
+
 @functools.lru_cache(maxsize=1)
 def _light_stems() -> frozenset[str]:
     """The light verbs as the index stems them ("takes" -> "take")."""
@@ -141,6 +155,7 @@ class Retriever:
 
     def signal_queries(self, parts: QueryParts) -> dict[str, tantivy.Query]:
         stems = _stems(parts.words)
+        stems += [alias for alias in _synonym_stems(parts.words) if alias not in stems]
         signals: dict[str, tantivy.Query | None] = {
             "body": self._terms_query("body", stems),
             "title": self._terms_query("title", stems),
@@ -440,14 +455,17 @@ class Retriever:
             return 0.0, 0.0
         names = _name_stems(parts.text)
         text = without_quotes_of(parts.text, chunk.text)
-        always = set(analyze_as_indexed(" ".join((*chunk.heading, chunk.path.replace("/", " ")))))
+        # a synonym in the passage stands for the question's word ("directory" for "folder")
+        aliases = _synonym_stems(parts.words)
+        wanted = set(stems) | aliases.keys()
 
         def terms_of(piece: str) -> set[str]:
-            return set(analyze_as_indexed(piece)) | set(analyze_as_indexed(" ".join(camel_subwords(piece))))
+            found = (set(analyze_as_indexed(piece)) | set(analyze_as_indexed(" ".join(camel_subwords(piece))))) & wanted
+            return {aliases.get(t, t) for t in found} if aliases else found
 
+        always = terms_of(" ".join((*chunk.heading, chunk.path.replace("/", " "))))
         pieces = text.split("\n") if window_lines > 0 else [text]
-        wanted = set(stems)
-        lines = [terms_of(piece) & wanted for piece in pieces]
+        lines = [terms_of(piece) for piece in pieces]
         least = self.params.absent_name_min_weight if absent_names else 0.0
         # (what the passage mentions, acronyms spelled out included: only a rare-name check reads it)
         mentioned = always.union(*lines) | _spelled_out_acronyms(parts.text, text) if names and least > 0 else set()
