@@ -10,7 +10,9 @@ of ``benchmarks/data/k8s-answers.jsonl`` retrieves as ``Answerer.retrieve`` does
 - the share of questions whose prompt passages (all of them together) hold every fact of the
   question, and the share holding at least one (facts matched as ``ragls eval --answers`` matches
   them: ``answer_scoring.contains_fact``);
-- the same two shares for the extractive answer's text (what the model competes with);
+- the same two shares for the prompt ``Answerer.ask`` builds (``guided+<default rule>``: the passages
+  that hold the extractive answer's sentences first, ``core.extractive.passages_for_model``), and for
+  the extractive answer's text (what the model competes with);
 - mean / p95 passage tokens per prompt (estimated, headers included).
 
 The focus rules compared are ``prompting.FOCUS_RULES`` (the current default and the ones kept for
@@ -32,7 +34,7 @@ sys.path.insert(0, str(ROOT / "server"))
 
 from ragls.answering import Answerer  # noqa: E402
 from ragls.core import prompting  # noqa: E402
-from ragls.core.extractive import extractive_answer  # noqa: E402
+from ragls.core.extractive import extractive_answer_and_passages, passages_for_model  # noqa: E402
 from ragls.evaluation.answer_scoring import contains_fact  # noqa: E402
 from ragls.evaluation.answers import load_answer_questions  # noqa: E402
 from ragls.index.workspace_index import WorkspaceIndex  # noqa: E402
@@ -79,7 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="do the focused prompt passages hold the answer?")
     parser.add_argument("--split", choices=("all", "tune", "test"), default="tune")
     parser.add_argument("--index-dir", type=Path, default=Path("/tmp/ragls-bench-focus-index"))
-    parser.add_argument("--misses", metavar="RULE", help="list the questions RULE (or 'extractive') misses a fact of")
+    parser.add_argument("--misses", metavar="RULE", help="list the questions RULE (or 'extractive', or 'guided': the prompt Answerer.ask builds) misses a fact of")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -89,6 +91,7 @@ def main() -> int:
     index = WorkspaceIndex(DOCS, IndexSettings(), index_path=args.index_dir)
     tallies = {rule: Tally() for rule in prompting.FOCUS_RULES}
     extractive = Tally()
+    guided_tally = Tally()
     try:
         index.sync()
         answerer = Answerer(lambda: [index], settings)
@@ -96,10 +99,20 @@ def main() -> int:
             result = answerer.retrieve(q.text)
             if not result.covered:
                 # Not covered: no model is asked and the extractive answer abstains; a miss for all.
-                for tally in (*tallies.values(), extractive):
+                for tally in (*tallies.values(), extractive, guided_tally):
                     tally.add(q.id, q.text, "", q.facts, 0 if tally is not extractive else None)
                 continue
-            extractive.add(q.id, q.text, extractive_answer(q.text, result, context=answerer.page_context(result)).text, q.facts)
+            context = answerer.page_context(result)
+            extracted, answered_from = extractive_answer_and_passages(q.text, result, context=context)
+            extractive.add(q.id, q.text, extracted.text, q.facts)
+            # what Answerer.ask shows a model: the passages of the extractive answer's sentences first
+            guided = passages_for_model(answered_from, result.hits)
+            plan = prompting.build_prompt(
+                q.text, guided, texts, context_size=CONTEXT_SIZE, max_tokens=MAX_TOKENS,
+                count_tokens=prompting.estimate_tokens, focus_tokens=prompting.FOCUS_TOKENS,
+            )
+            shown = "\n".join(p.text for p in plan.passages)
+            guided_tally.add(q.id, q.text, shown, q.facts, sum(prompting.estimate_tokens(p.render()) for p in plan.passages))
             for rule, tally in tallies.items():
                 plan = prompting.build_prompt(
                     q.text, result.hits, texts, context_size=CONTEXT_SIZE, max_tokens=MAX_TOKENS,
@@ -111,7 +124,10 @@ def main() -> int:
     finally:
         index.close()
 
-    rows = {f"focus:{rule}": tally.row() for rule, tally in tallies.items()} | {"extractive": extractive.row()}
+    rows = (
+        {f"focus:{rule}": tally.row() for rule, tally in tallies.items()}
+        | {f"guided+{prompting.FOCUS_RULE}": guided_tally.row(), "extractive": extractive.row()}
+    )
     if args.json:
         print(json.dumps({"split": args.split, "questions": len(questions), "rows": rows}, indent=2))
     else:
@@ -121,7 +137,7 @@ def main() -> int:
             tokens = f"{row['mean_tokens']:>10.1f}{row['p95_tokens']:>9.0f}" if "mean_tokens" in row else ""
             print(f"{name:<22}{row['all_facts']:>10.1%}{row['some_fact']:>8.1%}{tokens}")
     if args.misses:
-        tally = extractive if args.misses == "extractive" else tallies[args.misses]
+        tally = extractive if args.misses == "extractive" else guided_tally if args.misses == "guided" else tallies[args.misses]
         for qid, text, missing in tally.misses:
             print(f"  {qid} {text}  missing: {missing}")
     return 0

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from ragls.core.extractive import NOT_COVERED, extractive_answer, symbol_answer
+from ragls.core.extractive import NOT_COVERED, extractive_answer_and_passages, passages_for_model, symbol_answer
 from ragls.core.requests import NO_HOOKS, AnswerHooks, AnswerRequest
 from ragls.core.types import Answer, Hit, SearchResult
 from ragls.model.backend import ModelCrashed
@@ -101,9 +101,13 @@ class Answerer:
         failure = None
         kept_warnings: tuple[str, ...] = ()
         removed = 0
+        # The extractive answer first (milliseconds): it is the fallback, and the passages that hold
+        # its sentences are the ones the model should read (``passages_for_model``).
+        extracted, answered_from = extractive_answer_and_passages(query, result, context=self.page_context(result))
         if self.model_ready():
             try:
-                modelled = self.model.answer(request, result.hits, hooks)  # type: ignore[union-attr]
+                passages = passages_for_model(answered_from, result.hits)
+                modelled = self.model.answer(request, passages, hooks)  # type: ignore[union-attr]
                 if modelled.abstained or modelled.text.strip() or hooks.cancelled():
                     return modelled
                 # Nothing the user can use: every sentence was unsupported, or the model looped
@@ -121,7 +125,7 @@ class Answerer:
             except Exception as exc:  # the model is a guest: any failure falls back to extraction
                 log.warning("model answer failed, answering extractively: %s", exc)
                 failure = f"model failed: {exc}"
-        answer = extractive_answer(query, result, context=self.page_context(result))
+        answer = extracted
         if failure:
             answer = dataclasses.replace(
                 answer, warnings=(*answer.warnings, *kept_warnings, failure), removed_sentences=removed

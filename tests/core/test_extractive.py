@@ -399,3 +399,18 @@ def test_a_synonym_in_a_sentence_matches_the_questions_word_but_a_short_one_is_n
     # (needs two of the question's three words: "log", and "application" only through "apply")
     scored, _ = _scored_sentences("Where is the application log kept?", (hit("# Restart\n\nTo apply the change, check the log first.", path="docs/r.md"),))
     assert not scored
+
+
+def test_the_model_is_shown_the_passages_of_the_extractive_answer_first_and_no_more_passages():
+    from ragls.core.extractive import extractive_answer_and_passages, passages_for_model
+
+    first = hit("# Backups\n\nThe backup agent uploads snapshots of every volume.", path="docs/backup.md")
+    second = hit("# Restore\n\nRestores read the newest snapshot of a volume.", path="docs/restore.md")
+    schedule = hit("## Schedule\n\nThe backup agent uploads snapshots every 15 minutes by default.", path="docs/backup.md", start=10)
+    question = "How often does the backup agent upload snapshots by default?"
+    result = SearchResult(question, (first, second), covered=True)
+    answer, answered_from = extractive_answer_and_passages(question, result, context=(schedule,))
+    assert "15 minutes" in answer.text and answered_from[0] == schedule  # best sentence first
+    shown = passages_for_model(answered_from, result.hits)
+    assert shown[0] == schedule and len(shown) == len(result.hits)
+    assert passages_for_model((), result.hits) == result.hits

@@ -85,3 +85,35 @@ def test_page_hits_follow_an_unsaved_buffer(index):
     assert any("40 minutes" in h.chunk.text for h in hits)
     assert not any("15 minutes" in h.chunk.text for h in hits)
     assert index.page_hits(QUESTION, "docs/missing.md") == ()
+
+
+class _RecordingModel:
+    """Stands in for ``ModelHost`` (ready; records the passages it is given). The real model reads
+    the same passages in tests/model/test_real_models.py; this only checks which ones it gets."""
+
+    def __init__(self) -> None:
+        self.passages = None
+
+    def status(self):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(state="ready", detail="")
+
+    def answer(self, request, hits, hooks=None, **_):
+        from ragls.core.types import Answer
+
+        self.passages = tuple(hits)
+        return Answer(text="", citations=(), abstained=False)  # nothing usable: the extractive answer follows
+
+
+def test_the_model_reads_first_the_section_that_holds_the_extractive_answer(index):
+    model = _RecordingModel()
+    settings = Settings(retrieval=RetrievalSettings(passages=2, context_pages=2))
+    answerer = Answerer(lambda: [index], settings, model=model)
+    result = answerer.retrieve(QUESTION)
+    answer = answerer.ask(AnswerRequest(QUESTION), retrieved=result)
+    assert model.passages is not None and len(model.passages) == len(result.hits)
+    assert "15 minutes" in model.passages[0].chunk.text  # the Schedule section, which retrieval did not rank
+    assert all("15 minutes" not in h.chunk.text for h in result.hits)
+    # the model gave nothing usable: the user gets the extractive answer, and is told why
+    assert "15 minutes" in answer.text and any("answered from the passages" in w for w in answer.warnings)
