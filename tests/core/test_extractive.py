@@ -412,5 +412,11 @@ def test_the_model_is_shown_the_passages_of_the_extractive_answer_first_and_no_m
     answer, answered_from = extractive_answer_and_passages(question, result, context=(schedule,))
     assert "15 minutes" in answer.text and answered_from[0] == schedule  # best sentence first
     shown = passages_for_model(answered_from, result.hits)
-    assert shown[0] == schedule and len(shown) == len(result.hits)
+    assert schedule in shown and len(shown) == len(result.hits)
+    # quoted hits keep retrieval's order, ahead of the quoted section it did not rank
+    quoted_hits = [h for h in result.hits if h in answered_from]
+    assert list(shown[: len(quoted_hits)]) == quoted_hits and shown[len(quoted_hits)] == schedule
+    # no room for every quoted passage: the best ones stay
+    assert passages_for_model((schedule, first, second), (first,)) == (schedule,)
+    assert passages_for_model((second, schedule), (first, second)) == (second, schedule)
     assert passages_for_model((), result.hits) == result.hits
