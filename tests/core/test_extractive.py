@@ -420,3 +420,27 @@ def test_the_model_is_shown_the_passages_of_the_extractive_answer_first_and_no_m
     assert passages_for_model((schedule, first, second), (first,)) == (schedule,)
     assert passages_for_model((second, schedule), (first, second)) == (second, schedule)
     assert passages_for_model((), result.hits) == result.hits
+
+
+def test_sentence_scores_are_the_same_in_every_process_whatever_its_hash_seed():
+    # A set's order follows the hash seed; summing weights in it changed the float rounding that
+    # breaks ties, and with it which lines a model was shown (bench_focus moved by a question).
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from ragls.core.extractive import _scored_sentences\n"
+        "from ragls.core.types import Chunk, Hit\n"
+        "text = '# Buckets\\n\\n' + ' '.join(f'Sentence {i} names bucket quota objects, storage agents, replicas and defaults.' for i in range(3))"
+        " + '\\nThe first storage agent replica creates the default BucketQuota object for the site.\\n'\n"
+        "hit = Hit(Chunk('docs/s.md', 1, 4, text, 'markdown', '', (), (), ''), score=1.0)\n"
+        "scored, _ = _scored_sentences('Which component creates the default BucketQuota object for storage agents?', (hit,))\n"
+        "print(repr([s for s, *_ in scored]))\n"
+    )
+    outputs = set()
+    for seed in ("0", "1", "2", "3", "4", "5"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+        outputs.add(done.stdout)
+    assert len(outputs) == 1, outputs

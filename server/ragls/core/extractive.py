@@ -388,7 +388,9 @@ def _scored_sentences(
     name_worth = [_NAME_BONUS * (1 - sum(k in found for found in named) / total) for k in range(len(names))]
     scored = []
     for (rank, position, sentence, matched), found in zip(candidates, named):
-        share = sum(weight[t] for t in matched) / all_weight + sum(name_worth[k] for k in found)
+        # (summed in a fixed order: a set's order changes with the process's hash seed, and so would
+        # the float rounding that breaks a tie between two sentences)
+        share = sum(weight[t] for t in sorted(matched)) / all_weight + sum(name_worth[k] for k in sorted(found))
         place = places[rank] if places is not None else rank
         score = (share + _answer_kind_bonus(question, sentence.text)) / (1 + 0.1 * place)
         score -= 0.001 * max(0, len(sentence.text) - 250)

@@ -489,7 +489,7 @@ class Retriever:
             return 0.0, 0.0
 
         def share(present: set[str]) -> float:
-            return sum(weights[stem] for stem in present) / weight_all
+            return sum(weights[stem] for stem in sorted(present)) / weight_all  # (fixed order: same float every run)
 
         whole = share(always.union(*lines) & weights.keys())
         if window_lines <= 0:
