@@ -106,7 +106,7 @@ def main() -> int:
             extracted, answered_from = extractive_answer_and_passages(q.text, result, context=context)
             extractive.add(q.id, q.text, extracted.text, q.facts)
             # what Answerer.ask shows a model: the passages of the extractive answer's sentences first
-            guided = passages_for_model(answered_from, result.hits)
+            guided = passages_for_model(q.text, answered_from, result.hits)
             plan = prompting.build_prompt(
                 q.text, guided, texts, context_size=CONTEXT_SIZE, max_tokens=MAX_TOKENS,
                 count_tokens=prompting.estimate_tokens, focus_tokens=prompting.FOCUS_TOKENS,

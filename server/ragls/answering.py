@@ -76,7 +76,7 @@ class Answerer:
         for root, path in wanted[:pages]:
             index = by_root.get(root)
             if index is not None:
-                context.extend(index.page_hits(result.query, path))
+                context.extend(index.page_hits(path))
         return tuple(context)
 
     def model_ready(self) -> bool:
@@ -106,7 +106,7 @@ class Answerer:
         extracted, answered_from = extractive_answer_and_passages(query, result, context=self.page_context(result))
         if self.model_ready():
             try:
-                passages = passages_for_model(answered_from, result.hits)
+                passages = passages_for_model(query, answered_from, result.hits)
                 modelled = self.model.answer(request, passages, hooks)  # type: ignore[union-attr]
                 if modelled.abstained or modelled.text.strip() or hooks.cancelled():
                     return modelled

@@ -411,15 +411,24 @@ def test_the_model_is_shown_the_passages_of_the_extractive_answer_first_and_no_m
     result = SearchResult(question, (first, second), covered=True)
     answer, answered_from = extractive_answer_and_passages(question, result, context=(schedule,))
     assert "15 minutes" in answer.text and answered_from[0] == schedule  # best sentence first
-    shown = passages_for_model(answered_from, result.hits)
-    assert schedule in shown and len(shown) == len(result.hits)
+    shown = passages_for_model(question, answered_from, result.hits)
+    chunks = [h.chunk for h in shown]
+    assert schedule.chunk in chunks and len(shown) == len(result.hits)
     # quoted hits keep retrieval's order, ahead of the quoted section it did not rank
     quoted_hits = [h for h in result.hits if h in answered_from]
-    assert list(shown[: len(quoted_hits)]) == quoted_hits and shown[len(quoted_hits)] == schedule
+    assert list(shown[: len(quoted_hits)]) == quoted_hits and chunks[len(quoted_hits)] == schedule.chunk
+    # the section retrieval did not rank comes without a snippet; shown to a model, it has one
+    assert not schedule.snippet and "**" in shown[len(quoted_hits)].snippet
+    # and so does it where the answer cites it
+    cited = next(c for c in answer.citations if c.start_line == 12)
+    assert "**" in cited.snippet
     # no room for every quoted passage: the best ones stay
-    assert passages_for_model((schedule, first, second), (first,)) == (schedule,)
-    assert passages_for_model((second, schedule), (first, second)) == (second, schedule)
-    assert passages_for_model((), result.hits) == result.hits
+    def chunks_of(hits):
+        return [h.chunk for h in hits]
+
+    assert chunks_of(passages_for_model(question, (schedule, first, second), (first,))) == [schedule.chunk]
+    assert chunks_of(passages_for_model(question, (second, schedule), (first, second))) == [second.chunk, schedule.chunk]
+    assert passages_for_model(question, (), result.hits) == result.hits
 
 
 def test_sentence_scores_are_the_same_in_every_process_whatever_its_hash_seed():

@@ -80,11 +80,11 @@ def test_without_page_context_only_the_retrieved_passages_answer(index):
 
 def test_page_hits_follow_an_unsaved_buffer(index):
     index.set_overlay("docs/backups.md", BACKUPS.replace("15 minutes", "40 minutes"))
-    hits = index.page_hits(QUESTION, "docs/backups.md")
+    hits = index.page_hits("docs/backups.md")
     assert [h.chunk.start_line for h in hits] == sorted(h.chunk.start_line for h in hits)
     assert any("40 minutes" in h.chunk.text for h in hits)
     assert not any("15 minutes" in h.chunk.text for h in hits)
-    assert index.page_hits(QUESTION, "docs/missing.md") == ()
+    assert index.page_hits("docs/missing.md") == ()
 
 
 class _RecordingModel:

@@ -7,6 +7,7 @@ extractive answer can never cite something it did not read.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import re
@@ -16,7 +17,7 @@ from importlib import resources
 
 from ragls.core.query import LIGHT_VERB_WEIGHT, LIGHT_VERBS, analyze_query, definition_subject, looks_like_code, synonyms_of
 from ragls.core.letters import fold_letters
-from ragls.core.snippets import match_prefix
+from ragls.core.snippets import match_prefix, question_matcher, snippet_and_lines
 from ragls.core.types import Answer, Chunk, Citation, Hit, SearchResult
 
 # The same sentence a model must use (grammars/*.gbnf), so clients can recognise an abstention.
@@ -412,7 +413,12 @@ def best_sentence_lines(question: str, hit: Hit) -> tuple[int, int] | None:
     return sentence.start_line, sentence.end_line
 
 
-def extractive_answer(
+def extractive_answer(question: str, result: SearchResult, **options) -> Answer:
+    """:func:`extractive_answer_and_passages`' answer (same ``options``)."""
+    return extractive_answer_and_passages(question, result, **options)[0]
+
+
+def extractive_answer_and_passages(
     question: str,
     result: SearchResult,
     *,
@@ -420,7 +426,7 @@ def extractive_answer(
     max_per_passage: int = 2,
     keep_ratio: float = 0.6,
     context: Sequence[Hit] = (),
-) -> Answer:
+) -> tuple[Answer, tuple[Hit, ...]]:
     """The sentences of the retrieved passages that best answer ``question``, each cited.
 
     A sentence scores the idf-weighted share of the question's terms it holds (weights from the
@@ -436,23 +442,10 @@ def extractive_answer(
     states the answer ("the default interval is 15 seconds" two sections away from the words of
     "how often does the autoscaler check"). A context passage is discounted as if it ranked
     ``CONTEXT_PLACES`` below its page's best hit. Not for a question of one or two words.
+
+    Also returns the passages its sentences come from, best sentence first (for
+    :func:`passages_for_model`); :func:`extractive_answer` is the answer alone.
     """
-    return extractive_answer_and_passages(
-        question, result, max_sentences=max_sentences, max_per_passage=max_per_passage, keep_ratio=keep_ratio, context=context
-    )[0]
-
-
-def extractive_answer_and_passages(
-    question: str,
-    result: SearchResult,
-    *,
-    max_sentences: int = 3,
-    max_per_passage: int = 2,
-    keep_ratio: float = 0.6,
-    context: Sequence[Hit] = (),
-) -> tuple[Answer, tuple[Hit, ...]]:
-    """:func:`extractive_answer`, and the passages its sentences come from, best sentence first
-    (for :func:`passages_for_model`)."""
     if not result.covered or not result.hits:
         return Answer(text=NOT_COVERED, citations=(), abstained=True), ()
     # A question of one or two words ("What is a DaemonSet for?") is about the whole page: every
@@ -499,7 +492,7 @@ def extractive_answer_and_passages(
         pieces.append(f"{sentence.text} [{n}]")
     citations = []
     for rank, n in ids.items():
-        hit = hits[rank]
+        hit = hits[rank] if rank < len(result.hits) else with_snippet(hits[rank], question)
         lo, hi = spans[rank]
         citations.append(
             Citation(id=n, path=hit.chunk.path, start_line=lo, end_line=hi, title=_title(hit), snippet=hit.snippet, root=hit.root)
@@ -530,7 +523,16 @@ def _with_context(hits: Sequence[Hit], context: Sequence[Hit]) -> tuple[tuple[Hi
     return (*hits, *extra), places
 
 
-def passages_for_model(answered_from: Sequence[Hit], hits: Sequence[Hit]) -> tuple[Hit, ...]:
+def with_snippet(hit: Hit, question: str) -> Hit:
+    """``hit`` with the snippet and matched lines a search hit has, for a page passage that comes
+    without (``WorkspaceIndex.page_hits``) and is shown: cited, or read by a model."""
+    if hit.snippet:
+        return hit
+    snippet, lines = snippet_and_lines(hit.chunk.text, hit.chunk.start_line, question_matcher(analyze_query(question)))
+    return dataclasses.replace(hit, snippet=snippet, matched_lines=lines)
+
+
+def passages_for_model(question: str, answered_from: Sequence[Hit], hits: Sequence[Hit]) -> tuple[Hit, ...]:
     """The passages a model is shown, as many as ``hits``: first those the extractive answer to the
     same question quotes (``answered_from``, best sentence first: :func:`extractive_answer_and_passages`)
     — retrieved ones in rank order, then the others (sections of a top page that retrieval did not
@@ -548,7 +550,7 @@ def passages_for_model(answered_from: Sequence[Hit], hits: Sequence[Hit]) -> tup
     for hit in answered_from:
         if hit not in quoted and len(quoted) < room:
             quoted.append(hit)
-    ordered = [hit for hit in hits if hit in quoted] + [hit for hit in quoted if hit not in hits]
+    ordered = [hit for hit in hits if hit in quoted] + [with_snippet(hit, question) for hit in quoted if hit not in hits]
     return tuple([*ordered, *(hit for hit in hits if hit not in quoted)][:room])
 
 

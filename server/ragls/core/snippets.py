@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from ragls.core.letters import fold_letters
+
+if TYPE_CHECKING:
+    from ragls.core.query import QueryParts
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -15,6 +19,11 @@ def match_prefix(word: str) -> str:
 
 
 _prefix = match_prefix
+
+
+def question_matcher(parts: "QueryParts"):
+    """:func:`term_matcher` for the words and identifier sub-words of an analysed question."""
+    return term_matcher([*parts.words, *parts.subwords], whole=parts.spelled_out)
 
 
 def term_matcher(terms: list[str] | tuple[str, ...], whole: frozenset[str] | tuple[str, ...] = ()):

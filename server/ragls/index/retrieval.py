@@ -33,7 +33,7 @@ import tantivy
 
 from ragls.core.identifiers import camel_subwords
 from ragls.core.query import LIGHT_VERB_WEIGHT, LIGHT_VERBS, STOPWORDS, QueryParts, analyze_query, definition_subject, synonyms_of
-from ragls.core.snippets import snippet_and_lines, term_matcher
+from ragls.core.snippets import question_matcher, snippet_and_lines
 from ragls.core.types import Chunk, Hit, SearchResult
 from ragls.index.preparation import symbol_terms
 from ragls.index.schema import analyze_as_indexed, document_to_chunk
@@ -392,7 +392,7 @@ class Retriever:
     ) -> SearchResult:
         started = time.perf_counter()
         ranking = self.rank(query, limit=limit, max_per_file=max_per_file, explain=explain)
-        matches = term_matcher([*ranking.parts.words, *ranking.parts.subwords], whole=ranking.parts.spelled_out)
+        matches = question_matcher(ranking.parts)
         hits = []
         for score, chunk, components in ranking.hits:
             snippet, lines = snippet_and_lines(chunk.text, chunk.start_line, matches)
@@ -400,19 +400,14 @@ class Retriever:
         hits = tuple(hits)
         return SearchResult(query=query, hits=hits, covered=ranking.covered, confidence=ranking.confidence, elapsed_ms=_ms(started))
 
-    def page_hits(self, query: str, path: str, *, root: str = "", limit: int = 200) -> tuple[Hit, ...]:
-        """Every chunk of the file ``path`` (first ``limit``), in file order, as hits for ``query``
-        (score 0, snippets marked as in ``search``): the rest of a page that retrieval ranked high."""
+    def page_hits(self, path: str, *, root: str = "", limit: int = 200) -> tuple[Hit, ...]:
+        """Every chunk of the file ``path`` (first ``limit``), in file order, as hits of score 0: the
+        rest of a page that retrieval ranked high. No snippets: most are never shown, and marking
+        them was nine tenths of the cost (``core.extractive.with_snippet`` marks the ones that are)."""
         searcher = self._index.searcher()
         found = searcher.search(tantivy.Query.term_query(self._schema, "path", path), limit=limit, count=False).hits
         chunks = sorted((document_to_chunk(searcher.doc(address)) for _, address in found), key=lambda c: c.start_line)
-        parts = analyze_query(query)
-        matches = term_matcher([*parts.words, *parts.subwords], whole=parts.spelled_out)
-        hits = []
-        for chunk in chunks:
-            snippet, lines = snippet_and_lines(chunk.text, chunk.start_line, matches)
-            hits.append(Hit(chunk=chunk, score=0.0, snippet=snippet, matched_lines=lines, root=root))
-        return tuple(hits)
+        return tuple(Hit(chunk=chunk, score=0.0, root=root) for chunk in chunks)
 
     def _components(self, searcher: tantivy.Searcher, signals: dict[str, tantivy.Query], address) -> dict[str, float]:
         scores = {}

@@ -630,10 +630,10 @@ class WorkspaceIndex:
         self._follow_owner()
         return self.retriever.search(query, limit=limit, max_per_file=max_per_file, explain=explain, root=str(self.root))
 
-    def page_hits(self, query: str, rel_path: str) -> tuple[Hit, ...]:
+    def page_hits(self, rel_path: str) -> tuple[Hit, ...]:
         """Every indexed chunk of ``rel_path`` (its overlay, when the editor has one), in file order."""
         self._follow_owner()
-        return self.retriever.page_hits(query, rel_path, root=str(self.root))
+        return self.retriever.page_hits(rel_path, root=str(self.root))
 
     def accepts(self, rel_path: str) -> bool:
         return self.skip_reason(rel_path) is None
